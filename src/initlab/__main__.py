@@ -1,0 +1,3 @@
+from initlab.cli import entry_point
+
+entry_point()
