@@ -14,9 +14,14 @@ from initlab.errors import UsageError
 
 
 def console(stderr: bool = False):
+    import sys
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (logs, CI, tests) gets a wide page instead of rich's 80 columns.
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], verdict_column: str | None = None):

@@ -107,6 +107,12 @@ def seeding_checks(cases: Sequence[Case]) -> int:
     return sum(1 for spec in {c.spec.name: c.spec for c in cases}.values() if spec.seeded)
 
 
+def alpha_per_check(cases: Sequence[Case], family_alpha: float = stats.FAMILY_ALPHA) -> float:
+    """Bonferroni: the per-check level that keeps the whole run's false-alarm rate at family_alpha."""
+    n_checks = sum(statistical_checks(c) for c in cases) + seeding_checks(cases)
+    return family_alpha / max(1, n_checks)
+
+
 def default_samples(alpha: float) -> int:
     """Samples per case so that every check has POWER against TARGET_EFFECTS.
 
@@ -217,7 +223,7 @@ def run_verify(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UsageError(f"the seed must be a non-negative integer; received {seed!r}")
     n_checks = sum(statistical_checks(c) for c in cases) + seeding_checks(cases)
-    alpha = family_alpha / max(1, n_checks)
+    alpha = alpha_per_check(cases, family_alpha)
     n = check_samples_count(samples) if samples is not None else default_samples(alpha)
     active = keras_backend.use_backend(backend)
 
