@@ -10,14 +10,12 @@ import keras
 import numpy as np
 import pytest
 
-from initlab import formulas, verify
+from initlab import formulas, mutants, verify
 from initlab.cli import main
 from initlab.keras_backend import to_numpy
-from initlab.layouts import compute_fans
 
 ALPHA = verify.alpha_per_check(verify.plan())  # the level of a default run
 N = verify.default_samples(ALPHA)
-CORRECTION = formulas.TRUNCATION_CORRECTION
 
 
 @pytest.fixture(scope="module")
@@ -43,108 +41,29 @@ def test_default_run_covers_every_statistic_and_shape(default_runs):
     assert len(vs_configs) >= 13  # defaults + 12 mode x distribution + axes
 
 
-# Deliberately wrong initializers, written as real Keras initializers.
+# Deliberately wrong initializers (initlab.mutants), each a real Keras initializer.
 
 
-class _Wrong(keras.initializers.Initializer):
-    def __init__(self, seed=None):
-        self.seed = seed
-
-    def fan_in(self, shape):
-        return compute_fans(shape)[0]
-
-
-class HeNormalStdOnePercentHigh(_Wrong):
-    def __call__(self, shape, dtype=None):
-        std = math.sqrt(2 / self.fan_in(shape)) / CORRECTION * 1.01
-        return keras.random.truncated_normal(shape, stddev=std, seed=self.seed, dtype=dtype)
-
-
-class HeUniformWithFanAvg(_Wrong):
-    def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
-        limit = math.sqrt(6 / ((fan_in + fan_out) / 2))
-        return keras.random.uniform(shape, -limit, limit, seed=self.seed, dtype=dtype)
-
-
-class HeNormalWithoutCorrection(_Wrong):
-    def __call__(self, shape, dtype=None):
-        std = math.sqrt(2 / self.fan_in(shape))
-        return keras.random.truncated_normal(shape, stddev=std, seed=self.seed, dtype=dtype)
-
-
-class HeNormalUntruncated(_Wrong):
-    """Same variance as HeNormal, no truncation: PyTorch's kaiming_normal_."""
-
-    def __call__(self, shape, dtype=None):
-        std = math.sqrt(2 / self.fan_in(shape))
-        return keras.random.normal(shape, stddev=std, seed=self.seed, dtype=dtype)
-
-
-class HeNormalTruncatedAtWrongBound(_Wrong):
-    """Variance-matched, but re-drawn beyond `sigmas` instead of 2 standard deviations."""
-
-    sigmas = 2.5
-
-    def __call__(self, shape, dtype=None):
-        from scipy import stats as sps
-
-        c = sps.truncnorm(-self.sigmas, self.sigmas).std()
-        std = math.sqrt(2 / self.fan_in(shape)) / c
-        rng = np.random.default_rng(self.seed)
-        x = sps.truncnorm(-self.sigmas, self.sigmas, scale=std).rvs(size=shape, random_state=rng)
-        return keras.ops.convert_to_tensor(x.astype("float32"))
-
-
-class HeNormalTruncatedOnePercentShort(HeNormalTruncatedAtWrongBound):
-    sigmas = 2.0 * 0.99
-
-
-class RandomNormalMeanShifted(_Wrong):
-    def __call__(self, shape, dtype=None):
-        return keras.random.normal(shape, mean=0.02 * 0.05, stddev=0.05, seed=self.seed, dtype=dtype)
-
-
-class RandomUniformBoundShort(_Wrong):
-    def __call__(self, shape, dtype=None):
-        return keras.random.uniform(shape, -0.05 * 0.99, 0.05 * 0.99, seed=self.seed, dtype=dtype)
-
-
-class NotOrthogonal(_Wrong):
-    def __call__(self, shape, dtype=None):
-        return keras.random.normal(shape, stddev=1 / math.sqrt(max(shape)), seed=self.seed, dtype=dtype)
-
-
-class OrthogonalGainIgnored(_Wrong):
-    def __call__(self, shape, dtype=None):
-        return keras.initializers.Orthogonal(gain=1.0, seed=self.seed)(shape, dtype=dtype)
-
-
-WRONG = [
-    # (claimed initializer, its config, wrong implementation, shape, statistics that must fail)
-    ("HeNormal", None, HeNormalStdOnePercentHigh, (256, 1024), {"variance"}),
-    ("HeUniform", None, HeUniformWithFanAvg, (256, 1024), {"variance", "reach"}),
-    ("HeNormal", None, HeNormalWithoutCorrection, (3, 3, 32, 128), {"variance", "reach"}),
-    ("HeNormal", None, HeNormalUntruncated, (256, 1024), {"support", "shape (KS)"}),
-    ("HeNormal", None, HeNormalTruncatedAtWrongBound, (256, 1024), {"support"}),
-    ("HeNormal", None, HeNormalTruncatedOnePercentShort, (256, 1024), {"reach"}),
-    ("RandomNormal", None, RandomNormalMeanShifted, (256, 1024), {"mean"}),
-    ("RandomUniform", None, RandomUniformBoundShort, (256, 1024), {"reach"}),
-    ("Orthogonal", None, NotOrthogonal, (256, 64), {"orthogonality (columns)"}),
-    ("Orthogonal", {"gain": 2.5}, OrthogonalGainIgnored, (64, 256), {"orthogonality (rows)"}),
-]
-
-
-@pytest.mark.parametrize("claimed, config, wrong, shape, must_fail", WRONG, ids=[w[2].__name__ for w in WRONG])
+@pytest.mark.parametrize("mutant", mutants.MUTANTS, ids=[m.cls.__name__ for m in mutants.MUTANTS])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_wrong_initializer_fails_on_the_right_statistic(claimed, config, wrong, shape, must_fail, seed):
+def test_wrong_initializer_fails_on_the_right_statistic(mutant, seed):
     seeds = lambda j: verify.draw_seed(seed, 0, j)  # noqa: E731
-    checks = verify.check_draws(claimed, config, shape, lambda s: to_numpy(wrong(seed=s)(shape)), N, ALPHA, seeds)
+    shape = mutant.shape
+    checks = verify.check_draws(
+        mutant.claims, mutant.config, shape, lambda s: to_numpy(mutant.cls(seed=s)(shape)), N, ALPHA, seeds
+    )
     failed = {c.statistic for c in checks if not c.passed}
-    assert must_fail <= failed, f"seed {seed}: expected {must_fail} to fail, failed: {failed}"
+    assert mutant.must_fail <= failed, f"seed {seed}: expected {set(mutant.must_fail)} to fail, failed: {failed}"
     # The control: the real Keras initializer passes the same checks at the same seeds.
-    real = lambda s: to_numpy(keras.initializers.get({"class_name": claimed, "config": {**(config or {}), "seed": s}})(shape))  # noqa: E731
-    assert all(c.passed for c in verify.check_draws(claimed, config, shape, real, N, ALPHA, seeds))
+    config = {**(mutant.config or {})}
+    real = lambda s: to_numpy(keras.initializers.get({"class_name": mutant.claims, "config": {**config, "seed": s}})(shape))  # noqa: E731
+    assert all(c.passed for c in verify.check_draws(mutant.claims, mutant.config, shape, real, N, ALPHA, seeds))
+
+
+def test_catch_mutants_reports_every_mutant_caught():
+    rows = mutants.catch_mutants(seed=5)
+    assert len(rows) == len(mutants.MUTANTS)
+    assert all(row["caught"] == "caught" for row in rows), rows
 
 
 def test_seeding_semantics():
