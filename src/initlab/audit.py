@@ -458,7 +458,7 @@ def weight_entries(model) -> list[Entry]:
         for attr, value in vars(layer).items():
             if isinstance(value, keras.Variable) and id(value) not in seen_vars:
                 seen_vars.add(id(value))
-                out.append(Entry(path, types, layer, attr.lstrip("_") or value.name, value))
+                out.append(Entry(path, types, layer, _role(layer, attr.lstrip("_") or value.name), value))
         for child in _sublayers(keras, layer):
             walk(child, f"{path}/{child.name}" if path else child.name, types)
 
@@ -473,6 +473,13 @@ def weight_entries(model) -> list[Entry]:
             seen_vars.add(id(variable))
             out.append(Entry(variable.path.rsplit("/", 1)[0], (), None, variable.name, variable))
     return out
+
+
+def _role(layer, attr: str) -> str:
+    """The weight's role; DepthwiseConv's `kernel` is declared by `depthwise_initializer`."""
+    if attr == "kernel" and not hasattr(layer, "kernel_initializer") and hasattr(layer, "depthwise_initializer"):
+        return "depthwise_kernel"
+    return attr
 
 
 def _sublayers(keras, layer) -> list:

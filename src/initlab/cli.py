@@ -21,6 +21,8 @@ COMMANDS = (
     "verify",
     "train",
     "plot",
+    "audit",
+    "defaults",
 )
 
 

@@ -171,7 +171,7 @@ def not_constant_check(values: np.ndarray) -> stats.Check:
                        not constant, detectable="a constant tensor")
 
 
-def _tensors(module):
+def named_tensors(module):
     """(module path, module, parent, attribute, name, tensor) for every parameter and floating buffer."""
     parents = {}
     for path, mod in module.named_modules():
@@ -192,7 +192,7 @@ def audit_module(module, family_alpha: float = stats.FAMILY_ALPHA, source: str =
     from initlab.keras_backend import versions
 
     plans = []
-    for path, mod, parent, attr, name, tensor in _tensors(module):
+    for path, mod, parent, attr, name, tensor in named_tensors(module):
         shape = tuple(int(d) for d in tensor.shape)
         if not shape:
             continue
