@@ -26,6 +26,11 @@ def _plt():
     return plt
 
 
+def _legend(ax, **kw):
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
 def _band(ax, x, frame, col, label, color):
     g = frame.groupby(x)[col]
     mean, lo, hi = g.mean(), g.min(), g.max()
@@ -59,7 +64,7 @@ def _loss(ax, res, colors):
         if row["status"] == "diverged":
             ax.axvline(row["diverged_step"], color=colors[row["condition"]], ls=":", lw=1)
     ax.set(xlabel="training step", ylabel=f"training loss (moving mean of {window})", title="Training loss")
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
 
 
 def _acc(ax, res, colors):
@@ -70,7 +75,7 @@ def _acc(ax, res, colors):
             _band(ax, "epoch", f, "val_accuracy", cond, color)
     ax.axhline(0.1, color="gray", ls=":", lw=1, label="chance")
     ax.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy")
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
 
 
 def _variance(ax, res, cond, color, epoch=1, col="pre_var"):
@@ -94,7 +99,7 @@ def _variance(ax, res, cond, color, epoch=1, col="pre_var"):
         ax.plot(pv.index, pv.values, "kx", ms=5, label="n Var[w] E[x²] of measured input")
     ax.set_yscale("log")
     ax.set(xlabel="weight layer", title=cond)
-    ax.legend(fontsize=7)
+    _legend(ax, fontsize=7)
 
 
 def plot_run(run_dir: str | os.PathLike) -> list[Path]:
@@ -141,7 +146,7 @@ def plot_run(run_dir: str | os.PathLike) -> list[Path]:
             _band(ax, "layer_index", g, "grad_var", n, colors[n])
     ax.set_yscale("log")
     ax.set(xlabel="weight layer", ylabel="variance of kernel gradient", title="Gradient variance at initialization")
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     save(fig, "gradient_variance.png")
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -153,6 +158,6 @@ def plot_run(run_dir: str | os.PathLike) -> list[Path]:
             _band(axes[2], "layer_index", g, "pre_var", n, colors[n])
     axes[2].set_yscale("log")
     axes[2].set(xlabel="weight layer", ylabel="pre-activation variance", title="Per-layer variance after epoch 1")
-    axes[2].legend(fontsize=8)
+    _legend(axes[2], fontsize=8)
     save(fig, "overview.png")
     return paths
