@@ -23,6 +23,8 @@ COMMANDS = (
     "plot",
     "audit",
     "defaults",
+    "run",
+    "report",
 )
 
 
