@@ -19,6 +19,8 @@ from initlab.errors import InitlabError
 # Order is the order of the lab and of `initlab --help`.
 COMMANDS = (
     "verify",
+    "reconstruct",
+    "parity",
     "train",
     "plot",
     "audit",

@@ -328,16 +328,17 @@ def keras_name_for(config: Mapping[str, Any]) -> str | None:
 def _torch_call(cfg: dict[str, Any]) -> tuple[str, bool]:
     scale, mode, dist = cfg["scale"], cfg["mode"], cfg["distribution"]
     if dist == "truncated_normal":
-        return (
-            f"initlab.porting.keras_variance_scaling_(w, scale={scale:g}, mode={mode!r}, "
-            f"distribution='truncated_normal')  # = trunc_normal_(w, std=s, a=-2*s, b=2*s), "
-            f"s = sqrt({scale:g} / n) / {formulas.TRUNCATION_CORRECTION:.8f}; torch has no variance-scaled truncated normal",
-            False,
+        # torch has no variance-scaled truncated normal; the helper calls trunc_normal_ with relative bounds.
+        fan = {"fan_in": "fan_in", "fan_out": "fan_out", "fan_avg": "(fan_in + fan_out) / 2"}[mode]
+        call = (
+            f"initlab.porting.keras_variance_scaling_(w, {scale:g}, {mode!r}, 'truncated_normal'), i.e. "
+            f"trunc_normal_(w, 0, s, -2*s, 2*s) with s = sqrt({scale:g} / {fan}) / {formulas.TRUNCATION_CORRECTION:.8f}"
         )
+        return call, False
     family = "uniform" if dist == "uniform" else "normal"
     if mode == "fan_avg":
         gain = math.sqrt(scale)
-        return f"torch.nn.init.xavier_{family}_(w, gain={gain:.10g})" + ("" if scale != 1 else "  # gain 1"), True
+        return f"torch.nn.init.xavier_{family}_(w, gain={gain:.10g})", True
     nonlinearity, a = torch_formulas.gain_for_scale(scale)
     if nonlinearity == "leaky_relu":
         return f"torch.nn.init.kaiming_{family}_(w, a={a:.10g}, mode={mode!r}, nonlinearity='leaky_relu')", True
