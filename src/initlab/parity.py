@@ -774,7 +774,18 @@ class Comparison:
             out[key] = [c.to_dict() for c in getattr(self, key)]
         out["keras_shape"], out["other_shape"] = list(self.keras_shape), list(self.other_shape)
         out["predicted"] = asdict(self.predicted)
-        return out
+        return _finite(out)
+
+
+def _finite(obj: Any) -> Any:
+    """Infinite floats as the strings 'inf' / '-inf', so that the JSON is standard."""
+    if isinstance(obj, float) and math.isinf(obj):
+        return "inf" if obj > 0 else "-inf"
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _ref_dict(ref: Reference | None) -> dict[str, Any] | None:
@@ -785,7 +796,7 @@ def _ref_dict(ref: Reference | None) -> dict[str, Any] | None:
 
 
 def reference_from_dict(d: Mapping[str, Any]) -> Reference:
-    return Reference(d["family"], d["loc"], d["scale"], d["low"], d["high"])
+    return Reference(d["family"], float(d["loc"]), float(d["scale"]), float(d["low"]), float(d["high"]))
 
 
 @dataclass
