@@ -105,14 +105,14 @@ def print_result(con, result, quiet: bool = False) -> None:
     rows = [w for w in result.weights if w.flagged] if quiet else result.weights
     title = f"initlab audit — {m['model']} ({m['framework']}, {m['parameters']:,} parameters)"
     if m["framework"] == "pytorch":
-        table = render.table(
+        table = _table(render, 
             title, ["module", "parameter", "shape", "PyTorch default", "consistent with", "status", "note"],
             ([w.layer, w.role, _shape(w.shape), w.declared,
               ", ".join(c["name"] for c in w.candidates if c["consistent"]) or "none",
               "FAIL: " + w.status if w.flagged else w.status, w.note] for w in rows),
             verdict_column="status")
     else:
-        table = render.table(
+        table = _table(render, 
             title, ["layer", "weight", "shape", "declared", "documented law", "status", "detects"],
             ([w.layer, w.role, _shape(w.shape), w.declared, w.law,
               ("FAIL: " if w.flagged else "") + w.status + (f" — {w.note}" if w.note else ""), w.detectable]
@@ -121,7 +121,7 @@ def print_result(con, result, quiet: bool = False) -> None:
     if rows:
         con.print(table)
     if result.violations:
-        con.print(render.table(
+        con.print(_table(render, 
             f"policy violations ({m['policy']['source']})", ["layer", "weight", "intended", "found", "rule"],
             ([v.layer, v.role, v.intended, v.found, v.rule] for v in result.violations)))
     for note in result.notes:
@@ -151,3 +151,10 @@ def _write_text(path: str, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, target)
+
+
+def _table(render, title, columns, rows, verdict_column=None):
+    """render.table with every cell escaped: labels such as '[nn.Linear default]' are text, not rich markup."""
+    from rich.markup import escape
+
+    return render.table(escape(title), columns, ([escape(str(c)) for c in row] for row in rows), verdict_column)

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     result = defaults.run_defaults(sizes, include_torch=not args.no_torch)
     con = render.console()
     v = result.meta["versions"]
-    con.print(render.table(
+    con.print(_table(render, 
         f"initlab defaults — Keras {v.get('keras')} ({result.meta['backend']}) vs PyTorch {v.get('torch', '-')}",
         ["layer", "weight", "shape", "declared", "Keras starts as", "PyTorch", "PyTorch law", "Var K/PT"],
         ([r.layer, r.weight, r.keras_shape, r.declared,
@@ -112,3 +112,10 @@ def run(args: argparse.Namespace) -> int:
         _write_text(args.markdown, result.to_markdown())
         con.print(f"Markdown: {args.markdown}")
     return 1 if result.problems or changed else 0
+
+
+def _table(render, title, columns, rows, verdict_column=None):
+    """render.table with every cell escaped: labels such as '[nn.Linear default]' are text, not rich markup."""
+    from rich.markup import escape
+
+    return render.table(escape(title), columns, ([escape(str(c)) for c in row] for row in rows), verdict_column)
