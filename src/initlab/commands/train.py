@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--widths", type=str, metavar="W1,W2,...", help="conv widths (one per conv layer)")
     p.add_argument("--strides", type=str, metavar="S1,S2,...", help="conv strides, 1 or 2")
     p.add_argument("--batch-norm", action="store_true", default=None, help="add BatchNormalization")
-    p.add_argument("--train-size", type=int, help="cap on training images (stratified)")
+    p.add_argument("--train-size", type=int, help="cap on training images (stratified; 0 = all)")
     p.add_argument("--validation-size", type=int)
     p.add_argument("--probe-size", type=int)
     p.add_argument("--jit", action="store_true", default=None, dest="jit_compile", help="XLA-compile the train step")
@@ -65,6 +65,8 @@ def config_from_args(args):
         v = getattr(args, k, None)
         if v is not None:
             changes[k] = v
+    if args.train_size == 0:
+        changes["train_size"] = None  # 0: every training image that is not held out
     if args.seeds is not None:
         if args.seeds < 1:
             raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
@@ -99,6 +101,8 @@ class _Display:
         if kind == "start":
             self.console.print(f"[bold]initlab train[/] -> {e['run_dir']}")
             self.console.print(f"Data: {e['data']}")
+            self.console.print(f"Split: {e['n_train']} train, {e['n_val']} validation (held out from train), "
+                               f"{e['n_test']} test (final numbers only); probe batch {e['n_probe']} images")
             if e.get("subset_note"):
                 self.console.print(f"[yellow]{e['subset_note']}[/]")
             self.console.print(e["optimizer_note"])
@@ -162,17 +166,26 @@ def summarize(run_dir) -> str:
 
 
 def run(args) -> int:
-    from initlab.experiment import plot_run, run_experiment
+    from initlab.experiment import run_experiment
 
     cfg = config_from_args(args)
     display = _Display(enabled=not args.no_progress and sys.stderr.isatty())
     try:
         out = run_experiment(cfg, args.out, progress=display)
+    except KeyboardInterrupt:
+        display.close()
+        print("Stopped; completed epochs are saved. Run the same command again to resume.", file=sys.stderr)
+        raise
     finally:
         display.close()
     print(summarize(out))
+    from initlab.experiment import load_results
+
+    env = load_results(out)["env"]
+    print(env["optimizer_note"])
+    if env.get("subset_note"):
+        print(env["subset_note"])
     print(f"Run folder: {out}")
     for p in sorted((out / "figures").glob("*.png")):
         print(f"  figure: {p}")
-    del plot_run
     return 0

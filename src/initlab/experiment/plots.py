@@ -74,6 +74,9 @@ def _acc(ax, res, colors):
         if len(f):
             _band(ax, "epoch", f, "val_accuracy", cond, color)
     ax.axhline(0.1, color="gray", ls=":", lw=1, label="chance")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy")
     _legend(ax, fontsize=8)
 
