@@ -137,3 +137,10 @@ def test_required_samples_grows_with_strictness():
     assert stats.required_samples(1e-6) > stats.required_samples(1e-3)
     assert stats.required_samples(1e-3, kurtosis=1.8) < stats.required_samples(1e-3, kurtosis=3.0)
     assert stats.ks_critical(1e-3, 10_000) == pytest.approx(sps.kstwobign.isf(1e-3) / 100)
+
+
+def test_truncated_normal_direct_cdf_matches_scipy():
+    # Reference.cdf uses ndtr directly for truncations within 6 sigmas; it must agree with scipy.
+    for ref in (TN, Reference.truncated_normal(-0.5, 0.3, -1.1, 0.1), Reference.truncated_normal(0, 1, -5.5, 1.0)):
+        grid = np.linspace(ref.low - 0.1, ref.high + 0.1, 2001)
+        assert np.max(np.abs(ref.cdf(grid) - ref.rv.cdf(grid))) < 1e-12

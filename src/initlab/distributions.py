@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 Family = Literal["normal", "truncated_normal", "uniform"]
 
@@ -88,7 +88,18 @@ class Reference:
         return self.family != "normal"
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
+        if self.family == "truncated_normal" and self._near_truncation:
+            # scipy's truncnorm.cdf works in log space for far tails and is ~30x slower;
+            # within 6 sigmas (Keras cuts at 2) the direct formula loses nothing.
+            a, b = (self.low - self.loc) / self.scale, (self.high - self.loc) / self.scale
+            pa, pb = float(special.ndtr(a)), float(special.ndtr(b))
+            z = (np.asarray(x, dtype=np.float64) - self.loc) / self.scale
+            return np.clip((special.ndtr(z) - pa) / (pb - pa), 0.0, 1.0)
         return self.rv.cdf(x)
+
+    @property
+    def _near_truncation(self) -> bool:
+        return self.low - self.loc >= -6 * self.scale and self.high - self.loc <= 6 * self.scale
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
         return self.rv.pdf(x)
