@@ -268,15 +268,3 @@ def test_pytorch_inference_identifies_linear_default_and_flags_tampering():
     assert [(x.layer, x.role) for x in result.mismatched] == [("3", "weight")]
     with pytest.raises(UsageError, match="policies apply to Keras models"):
         audit.audit_model(net, shipped_policy("resnet.toml"))
-
-
-def test_fast_truncated_normal_cdf_matches_scipy():
-    from initlab import formulas
-
-    ref = formulas.reference("HeNormal", {}, (3, 3, 64, 64))
-    fast = audit.fast_cdf(ref)
-    x = np.linspace(ref.low * 1.2, ref.high * 1.2, 10_001)
-    assert type(fast) is not type(ref) and fast.var == ref.var and fast.support == ref.support
-    assert np.max(np.abs(fast.cdf(x) - ref.cdf(x))) < 1e-12
-    normal = formulas.reference("RandomNormal", {}, (4,))
-    assert audit.fast_cdf(normal) is normal

@@ -43,7 +43,6 @@ from typing import Any
 import numpy as np
 
 from initlab import formulas, stats
-from initlab.distributions import Reference
 from initlab.errors import DataError, UsageError
 from initlab.policy import Policy, Rule, load_policy
 from initlab.verify import check_draws, config_label
@@ -704,15 +703,11 @@ def _judge(audit: WeightAudit, values: np.ndarray, alpha: float) -> None:
             audit.note = "a single value cannot be checked against a distribution"
             return
         try:
+            seg_checks = check_draws(spec, seg.config, seg.shape, lambda s, p=part: p, part.size, alpha)
             if spec.random:
-                # What check_draws does for one draw, with a faster CDF for truncated normals.
                 from initlab.torch_audit import not_constant_check
 
-                ref = fast_cdf(formulas.reference(spec.name, seg.config, seg.shape))
-                seg_checks = [not_constant_check(part),
-                              *stats.distribution_checks(np.asarray(part, dtype=np.float32), ref, alpha)]
-            else:
-                seg_checks = check_draws(spec, seg.config, seg.shape, lambda s, p=part: p, part.size, alpha)
+                seg_checks.insert(0, not_constant_check(part))
         except UsageError as exc:
             audit.status = STATUS_UNCHECKED
             audit.note = str(exc)
@@ -726,33 +721,6 @@ def _judge(audit: WeightAudit, values: np.ndarray, alpha: float) -> None:
     if audit.status == STATUS_MISMATCH:
         audit.note = ("values do not follow the declared initializer (set_weights, loading or training?): "
                       + audit.found() + ("; " + audit.note if audit.note else ""))
-
-
-@dataclass(frozen=True)
-class _TruncatedNormalNdtr(Reference):
-    """A truncated normal whose CDF is (Phi(z) - Phi(a)) / (Phi(b) - Phi(a)) through `ndtr`.
-
-    scipy's truncnorm.cdf works in log space to stay accurate in far tails; with
-    Keras's truncation at 2 standard deviations Phi(a) = 0.023, so the direct
-    formula loses nothing and is about 30x faster on a 2.4 M-entry kernel
-    (the KS check of a ResNet-50 audit went from 9 s to 0.3 s).
-    """
-
-    def cdf(self, x: np.ndarray) -> np.ndarray:
-        from scipy.special import ndtr
-
-        a, b = (self.low - self.loc) / self.scale, (self.high - self.loc) / self.scale
-        pa, pb = float(ndtr(a)), float(ndtr(b))
-        z = (np.asarray(x, dtype=np.float64) - self.loc) / self.scale
-        return np.clip((ndtr(z) - pa) / (pb - pa), 0.0, 1.0)
-
-
-def fast_cdf(ref: Reference) -> Reference:
-    """`ref` itself, or for a truncated normal cut no further than 6 sigmas out, the same
-    distribution with a direct CDF (same moments, support and quantiles)."""
-    if ref.family == "truncated_normal" and ref.low - ref.loc >= -6 * ref.scale and ref.high - ref.loc <= 6 * ref.scale:
-        return _TruncatedNormalNdtr(ref.family, ref.loc, ref.scale, ref.low, ref.high)
-    return ref
 
 
 def apply_policy(weights: Sequence[WeightAudit], policy: Policy) -> tuple[list[Violation], list[str]]:
