@@ -73,7 +73,7 @@ td{padding:.3rem .5rem;border-top:1px solid #eef0f6;vertical-align:top}
 tr.fail td{background:#fde0e0;color:#8a1111;font-weight:600}
 figure{margin:.5rem 0 1rem 0} figure img{max-width:100%;border:1px solid #e1e4ec;border-radius:6px}
 figcaption{font-size:.85rem;color:#555}
-.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:1rem}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:1rem}
 .caption{font-weight:600;margin:.8rem 0 .2rem 0}.note{font-size:.85rem;color:#555}
 """
 

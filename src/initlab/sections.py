@@ -159,9 +159,157 @@ def view_verify(payload: dict[str, Any], out_dir: Path) -> SectionView:
                        tables, _figures(payload, out_dir), findings)
 
 
+# Section 5 ------------------------------------------------------------------------------
+
+AUDIT_KEY = "5-audit"
+AUDIT_QUESTION = (
+    "Does every weight of a model start from the initializer its layer declares, and is that the initializer "
+    "the design intended?"
+)
+AUDIT_METHOD = (
+    "initlab audit walks every weight of a model (nested models, wrappers, RNN cells included), reads the "
+    "initializer its layer declares, and tests the weight's initial values against that initializer's formula "
+    "with verify's statistics, sized to the weight (Bonferroni over the model, family-wise 1e-3). A TOML policy "
+    "states the intended initializers by layer type, weight role and name pattern.\n\n"
+    "The lab's models are a ResNet-style block and a small ResNet (he_normal convolutions, glorot_uniform "
+    "projection shortcuts) and an RNN with a custom cell whose recurrent kernel is orthogonal. Two planted "
+    "faults show the audit fails when it should: a kernel overwritten with set_weights, and a Conv2D left at "
+    "Keras's default initializer. A PyTorch module, which records no initializer, is audited by inference."
+)
+
+
+def _audit_rows(result: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"layer": w["layer"], "role": w["role"], "shape": "x".join(map(str, w["shape"])),
+         "declared": w["declared"], "documented law": w["law"], "status": w["status"],
+         "detects": w["detectable"], "note": w["note"]}
+        for w in result["weights"]
+    ])
+
+
+def run_audit_section(out_dir: Path, settings) -> dict[str, Any]:
+    from initlab import audit, models
+    from initlab.keras_backend import use_backend
+    from initlab.policy import shipped_policy
+
+    use_backend("tensorflow")
+    import keras
+
+    lab_models = {
+        name: audit.audit_source(source, shipped_policy(policy)).to_dict() | {"policy_file": policy}
+        for name, (source, policy) in models.lab_models().items()
+    }
+    tampered = models.resnet_block_model(seed=settings.seed)
+    conv = next(layer for layer in tampered.layers if isinstance(layer, keras.layers.Conv2D))
+    kernel, *rest = conv.get_weights()
+    conv.set_weights([kernel * 1.5, *rest])
+    tampered_result = audit.audit_model(tampered, shipped_policy("resnet.toml"), source="resnet_block, one kernel x1.5")
+
+    inputs = keras.Input((16, 16, 8), name="image")
+    x = keras.layers.Conv2D(16, 3, name="conv_default")(inputs)
+    plain = keras.Model(inputs, x, name="default_conv")
+    violation_result = audit.audit_model(plain, shipped_policy("resnet.toml"), source="Conv2D with default init")
+
+    import torch
+
+    torch.manual_seed(settings.seed)
+    net = torch.nn.Sequential(torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64))
+    torch.nn.init.xavier_normal_(net[2].weight)
+    torch_result = audit.audit_model(net, source="Linear(256,128) default; Linear(128,64) xavier_normal_")
+    return {
+        "models": lab_models,
+        "tampered": tampered_result.to_dict(),
+        "violation": violation_result.to_dict(),
+        "torch": torch_result.to_dict(),
+    }
+
+
+def view_audit(payload: dict[str, Any], out_dir: Path) -> SectionView:
+    models = payload["models"]
+    passed = {n: r for n, r in models.items() if not r["summary"]["failed"]}
+    weights = sum(r["summary"]["weights"] for r in models.values())
+    tampered, violation = payload["tampered"], payload["violation"]
+    flagged = [w for w in tampered["weights"] if w["status"] == "MISMATCH"]
+    answer = [
+        f"{len(passed)} of {len(models)} lab models ({', '.join(models)}) start from their declared initializers "
+        f"and pass their policies ({weights} weights audited)."
+    ]
+    if flagged:
+        answer.append(f"The overwritten kernel is flagged: {flagged[0]['layer']} {flagged[0]['role']}: "
+                      f"{flagged[0]['note']}")
+    if violation["violations"]:
+        answer.append(f"The default-initialized Conv2D violates the policy: {violation['violations'][0]['message']}")
+    torch_rows = [
+        {"module": w["layer"], "parameter": w["role"], "shape": "x".join(map(str, w["shape"])),
+         "PyTorch default": w["declared"],
+         "consistent with": ", ".join(c["name"] for c in w["candidates"] if c["consistent"]) or "none",
+         "status": w["status"]}
+        for w in payload["torch"]["weights"]
+    ]
+    ok = len(passed) == len(models) and flagged and violation["violations"]
+    tables = [Table(f"{name} (policy {r['policy_file']})", _audit_rows(r)) for name, r in models.items()]
+    tables += [
+        Table("Planted fault 1: a kernel overwritten with set_weights (x1.5)", _audit_rows(tampered)),
+        Table("Planted fault 2: policy violations of a Conv2D at Keras's default",
+              pd.DataFrame(violation["violations"])[["layer", "role", "intended", "found", "rule"]]
+              if violation["violations"] else pd.DataFrame()),
+        Table("PyTorch: which initializers each parameter is consistent with", pd.DataFrame(torch_rows)),
+    ]
+    return SectionView(AUDIT_KEY, "5. Audit", AUDIT_QUESTION, AUDIT_METHOD, "\n\n".join(answer),
+                       "ok" if ok else "failed", tables)
+
+
+# Section 6 ------------------------------------------------------------------------------
+
+DEFAULTS_KEY = "6-defaults"
+DEFAULTS_QUESTION = "What do Keras layers start as when you pass no initializer, and how does that compare with PyTorch?"
+DEFAULTS_METHOD = (
+    "initlab defaults builds Dense, Conv1D/2D/3D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, LSTM, GRU, "
+    "SimpleRNN, Bidirectional, BatchNormalization, LayerNormalization, Embedding and MultiHeadAttention with "
+    "default settings, reads each weight's declared initializer, and tests the values it actually starts with, "
+    "including what other options set (LSTM's unit_forget_bias, attention's einsum fans). Beside each, the "
+    "matching PyTorch module's default, its formula, and Var(Keras) / Var(PyTorch) for the stated sizes. "
+    "Everything is read from the installed versions."
+)
+
+
+def run_defaults_section(out_dir: Path, settings) -> dict[str, Any]:
+    from initlab import defaults
+    from initlab.keras_backend import use_backend
+
+    use_backend("tensorflow")
+    return defaults.run_defaults(torch_seed=settings.seed).to_dict()
+
+
+def view_defaults(payload: dict[str, Any], out_dir: Path) -> SectionView:
+    rows = payload["rows"]
+    frame = pd.DataFrame([
+        {"layer": r["layer"], "weight": r["weight"], "Keras shape": r["keras_shape"], "declared": r["declared"],
+         "Keras starts as": r["keras_law"] + (f" ({r['keras_note']})" if r["keras_note"] else ""),
+         "Keras check": r["keras_status"], "PyTorch": f"{r['torch_param']}: {r['torch_call']}",
+         "PyTorch law": r["torch_law"], "PyTorch check": r["torch_status"], "Var Keras / PyTorch": r["variance_ratio"]}
+        for r in rows
+    ])
+    problems = [r for r in rows if "MISMATCH" in (r["keras_status"], r["torch_status"])]
+    notes = [r for r in rows if r["keras_note"]]
+    answer = [f"{len(rows)} weights of {len(set(r['layer'] for r in rows))} layers; "
+              f"{len(rows) - len(problems)} start exactly as their effective initializer says."]
+    answer += [f"{r['layer']} {r['weight']}: {r['keras_note']}" for r in notes[:4]]
+    sizes = payload.get("meta", {}).get("sizes", {})
+    return SectionView(
+        DEFAULTS_KEY, "6. Defaults", DEFAULTS_QUESTION, DEFAULTS_METHOD, "\n\n".join(answer),
+        "failed" if problems else ("findings" if notes else "ok"),
+        [Table("Keras defaults beside PyTorch", frame, "Sizes: " + ", ".join(f"{k}={v}" for k, v in sizes.items()))],
+        findings=[f"{r['layer']} {r['weight']}: Keras {r['keras_status']}, PyTorch {r['torch_status']}"
+                  for r in problems],
+    )
+
+
 SECTIONS: dict[str, Section] = {
     s.key: s
     for s in [
         Section(VERIFY_KEY, "1. Verify", VERIFY_QUESTION, VERIFY_METHOD, run_verify_section, view_verify),
+        Section(AUDIT_KEY, "5. Audit", AUDIT_QUESTION, AUDIT_METHOD, run_audit_section, view_audit),
+        Section(DEFAULTS_KEY, "6. Defaults", DEFAULTS_QUESTION, DEFAULTS_METHOD, run_defaults_section, view_defaults),
     ]
 }
