@@ -35,9 +35,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import special, stats as sps
+from scipy import special
+from scipy import stats as sps
 
-from initlab import formulas, jax_formulas, stats, torch_formulas, verify
+from initlab import _kernels, formulas, jax_formulas, stats, torch_formulas, verify
 from initlab.distributions import Reference, ks_distance
 from initlab.errors import BackendError, UsageError
 from initlab.layouts import check_shape, keras_to_torch_shape
@@ -90,15 +91,10 @@ def to_keras_layout(array: np.ndarray, framework: str, layer: Layer) -> np.ndarr
     if framework == "keras" or layer.kind == "embedding" or array.ndim < 2:
         return array
     if framework == "torch":
-        from initlab.layouts import torch_to_keras_axes
-
-        if layer.kind == "depthwise":
-            c, m = layer.keras[-2:]
-            k = array.shape[2:]
-            return np.transpose(array.reshape(c, m, *k), (*range(2, 2 + len(k)), 0, 1))
-        return np.transpose(array, torch_to_keras_axes(array.ndim))
+        multiplier = layer.keras[-1] if layer.kind == "depthwise" else 1
+        return _kernels.kernel_to_keras(array, "depthwise" if layer.kind == "depthwise" else "conv", multiplier)
     if framework == "jax":
-        if layer.kind == "depthwise":  # (*k, 1, C*M): output channel c*M + m -> (*k, C, M)
+        if layer.kind == "depthwise":  # Flax (*k, 1, C*M): output channel c*M + m -> Keras (*k, C, M)
             return array.reshape(layer.keras)
         return array
     raise UsageError(f"unknown framework {framework!r}")
@@ -194,9 +190,6 @@ NOTES: dict[str, str] = {
         "On Keras 3's torch backend, random.truncated_normal takes 4 normal draws and keeps the first inside +-2, "
         "falling back to an untruncated value when none is (about 4e-6 of the entries): TruncatedNormal and the "
         "truncated variance-scaling initializers can exceed their bounds there (shown by initlab verify)."
-    ),
-    "float32": (
-        "All sides draw float32; bounds and moments are compared with the float32 rounding allowed by initlab.stats."
     ),
 }
 GENERAL_NOTES = ("seeding", "keras_torch_backend", "leaky_relu_slopes", "defaults_differ", "rnn")
@@ -806,6 +799,7 @@ class _Context:
     large_n: int
     two_n: int
     out_dir: str | None
+    backend: str = "tensorflow"
     keras_cache: dict = field(default_factory=dict)
     index: int = 0
 
@@ -954,7 +948,11 @@ def _verdict_sentence(pair, prediction: Prediction, observed: str, status: str, 
     failed = [f"Keras {c.statistic}" for c in checks_k if not c.passed] + [f"{fw} {c.statistic}" for c in checks_o if not c.passed]
     if status == "FAIL":
         if failed:
-            return f"MISMATCH: a side does not follow its own formula ({', '.join(failed)}); predicted {prediction.verdict}, observed {observed}."
+            known = ""
+            if ctx.backend == "torch" and "Keras support" in failed:
+                known = f" Known: {NOTES['keras_torch_backend']}"
+            return (f"MISMATCH: a side does not follow its own formula ({', '.join(failed)}); "
+                    f"predicted {prediction.verdict}, observed {observed}.{known}")
         return f"MISMATCH: the formulas predict {prediction.verdict}, the samples show {observed}."
     v = prediction.verdict
     if v == IDENTICAL:
@@ -1072,7 +1070,7 @@ def run_parity(
     out = os.fspath(out_dir) if out_dir is not None else None
     if out:
         os.makedirs(out, exist_ok=True)
-    ctx = _Context(int(seed), alpha, large_n, two_n, out)
+    ctx = _Context(int(seed), alpha, large_n, two_n, out, active)
     comparisons = []
     for pair, layer in plan:
         if progress:

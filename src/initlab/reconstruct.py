@@ -219,7 +219,7 @@ def formula_checks(name: str, shape: tuple[int, ...], draw_named, draw_vs, n: in
         and math.isclose(named_ref.var, vs_ref.var, rel_tol=FORMULA_RTOL)
         and all(
             (math.isinf(x) and x == y) or math.isclose(x, y, rel_tol=FORMULA_RTOL)
-            for x, y in zip(_support(named_ref), _support(vs_ref))
+            for x, y in zip(_support(named_ref), _support(vs_ref), strict=True)
         )
     )
     checks_named = verify.check_draws(name, None, shape, draw_named, n, alpha, seeds)

@@ -132,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         f"family-wise <= {m['family_alpha']:g}); power {m['power']:.0%}. Detectable:"
     )
     for what, effect in m["detectable"].items():
+        if isinstance(effect, dict):
+            effect = "; ".join(f"{k} {v}" for k, v in effect.items())
         con.print(f"  {what}: {effect}")
     if m.get("backend_warning"):
         con.print(f"[yellow]Note: {m['backend_warning']}[/yellow]")

@@ -73,7 +73,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from initlab import render, reconstruct
+    from initlab import reconstruct, render
 
     for path in filter(None, [args.json, args.out and os.path.join(args.out, "reconstruct.json")]):
         render.check_writable(path, "JSON file")
