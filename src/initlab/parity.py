@@ -192,6 +192,17 @@ NOTES: dict[str, str] = {
         "truncated variance-scaling initializers can exceed their bounds there (shown by initlab verify)."
     ),
 }
+# Short causes of a variance difference, for the verdict sentence (the full story is in NOTES).
+VARIANCE_WHY: dict[str, str] = {
+    "depthwise_fans": "the depthwise layout: Keras counts fan_in = kh*kw*C, PyTorch and Flax count kh*kw "
+                      "(one input channel per group)",
+    "torch_default": "PyTorch's layer default is kaiming_uniform_(a=sqrt(5)), variance 1/(3 fan_in) (bias "
+                     "U(+-1/sqrt(fan_in))), where Keras uses GlorotUniform, 2/(fan_in + fan_out) (bias 0)",
+    "absolute_bounds": "trunc_normal_'s default bounds are the absolute +-2, so std=0.05 is in effect untruncated "
+                       "(variance std^2, Keras's TruncatedNormal 0.7737 std^2)",
+    "jax_uniform_one_sided": "jax uniform(scale) is one-sided, U[0, scale)",
+    "embedding": "nn.Embedding starts at N(0, 1), Keras's Embedding at U(-0.05, 0.05)",
+}
 GENERAL_NOTES = ("seeding", "keras_torch_backend", "leaky_relu_slopes", "defaults_differ", "rnn")
 
 
@@ -681,7 +692,7 @@ def _shape_words(name: str, ref: Reference) -> str:
     if ref.family == "normal":
         bounds = "unbounded (normal tails)"
     else:
-        bounds = f"bounded to [{ref.low:.4g}, {ref.high:.4g}] (+-{ref.high / ref.std if ref.std else 0:.3f} std)"
+        bounds = f"bounded at {(ref.high - ref.mean) / ref.std:.3f} std above the mean"
     return f"{name} is {ref.describe()}, {bounds}, kurtosis {ref.kurtosis:.3f}"
 
 
@@ -975,7 +986,8 @@ def _verdict_sentence(pair, prediction: Prediction, observed: str, status: str, 
     if v == DIFF_VAR:
         r = prediction.variance_ratio
         factor = "infinite (Keras is constant)" if math.isinf(r) else f"{r:.4g} (std x{math.sqrt(r):.4g})"
-        why = ", ".join(k for k in pair.notes if k in NOTES and (k != "depthwise_fans" or other.layer.kind == "depthwise"))
+        why = "; ".join(f"{VARIANCE_WHY[k]} (note {k})" for k in pair.notes
+                        if k in VARIANCE_WHY and (k != "depthwise_fans" or other.layer.kind == "depthwise"))
         mean = f", mean shift {prediction.mean_shift:+.3f} std" if abs(prediction.mean_shift) > 1e-9 else ""
         return f"Different variance: {fw}/Keras = {factor}{mean}; {prediction.how}. Why: {why or 'see notes'}.{power}"
     return f"{v}: {prediction.how}."

@@ -122,10 +122,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         con.print("\n[bold]Verdicts[/bold]")
         for c in result.comparisons:
-            con.print(f"- {c.pair} @ {c.layer}: {c.verdict}")
+            con.print(f"- {c.pair} @ {c.layer}: {c.verdict}", markup=False)
         con.print("\n[bold]Known differences[/bold]")
         for key, text in result.notes.items():
-            con.print(f"- {key}: {text}")
+            con.print(f"- {key}: {text}", markup=False)
     con.print(
         f"\nOne-sample and cross tests: n = {m['one_sample_n']:,} per side; two-sample: {m['two_sample_n']:,} per "
         f"side; per-check alpha {m['alpha_per_check']:.2e} (Bonferroni over {m['statistical_checks']} checks, "
