@@ -90,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
                                          other_backends=others)
     rows = []
     for r in result.reconstructions:
-        exact = ", ".join(f"{e.backend} {'x'.join(map(str, e.shape))}: {'identical' if e.identical else 'DIFFERENT'}"
-                          for e in r.exact)
         for f in r.formula:
+            exact = ", ".join(f"{e.backend}: {'identical' if e.identical else 'DIFFERENT'}"
+                              for e in r.exact if e.shape == f.shape)
             failed = [c.statistic for c in f.checks_named + f.checks_reconstruction if not c.passed]
             rows.append([
                 r.name, r.keras_call.removeprefix("keras.initializers."), "x".join(map(str, f.shape)),
