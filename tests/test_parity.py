@@ -295,3 +295,11 @@ def test_quirk_keras_unseeded_initializer_repeats_itself():
     init = keras.initializers.GlorotUniform()
     a, b = (keras_backend.to_numpy(init((8, 8))) for _ in range(2))
     assert np.array_equal(a, b)
+
+
+def test_custom_shape_pairs():
+    res = parity.run_parity(["xavier_uniform_", "jax.he_uniform"], shape=(3, 3, 16, 32), large_samples=60_000)
+    assert [c.observed for c in res.comparisons] == [parity.SAME, parity.SAME]
+    assert res.comparisons[0].other_shape == (32, 16, 3, 3) and res.comparisons[1].other_shape == (3, 3, 16, 32)
+    with pytest.raises(UsageError, match="default layer init is compared at the named layers only"):
+        parity.run_parity(["torch-default-linear"], shape=(16, 32), large_samples=20_000)
