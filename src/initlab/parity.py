@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import special
 from scipy import stats as sps
 
 from initlab import _kernels, formulas, jax_formulas, stats, torch_formulas, verify
@@ -562,48 +561,22 @@ def sampler(side: Side) -> Callable[[int], np.ndarray]:
 # ---------------------------------------------------------------- statistics beyond initlab.stats
 
 
-def fast_cdf(ref: Reference, x: np.ndarray) -> np.ndarray:
-    """The reference CDF through scipy.special (scipy's truncnorm.cdf is ~10x slower); same values."""
-    if ref.family == "normal":
-        return special.ndtr((x - ref.loc) / ref.scale)
-    elif ref.family == "truncated_normal":
-        a = special.ndtr((ref.low - ref.loc) / ref.scale)
-        b = special.ndtr((ref.high - ref.loc) / ref.scale)
-        return np.clip((special.ndtr((x - ref.loc) / ref.scale) - a) / (b - a), 0.0, 1.0)
-    else:
-        return np.clip((x - ref.low) / (ref.high - ref.low), 0.0, 1.0)
-
-
 def ks_sorted(sorted_x: np.ndarray, ref: Reference) -> tuple[float, float]:
     """One-sample KS statistic and asymptotic p-value (Kolmogorov's distribution, as
     `stats.ks_critical` uses) of an already sorted sample; sorting once serves several tests."""
     n = sorted_x.size
-    cdf = fast_cdf(ref, sorted_x.astype(np.float64))
+    cdf = ref.cdf(sorted_x.astype(np.float64))
     i = np.arange(1, n + 1, dtype=np.float64)
     d = float(max(np.max(i / n - cdf), np.max(cdf - (i - 1) / n)))
     return d, float(sps.kstwobign.sf(d * math.sqrt(n)))
 
 
-def fast_shape_check(x: np.ndarray, ref: Reference, alpha: float, sorted_x: np.ndarray | None = None) -> stats.Check:
-    """`stats.shape_check` with `fast_cdf`: the same one-sample KS, without scipy's slow truncnorm.cdf."""
-    d, p = ks_sorted(np.sort(x) if sorted_x is None else sorted_x, ref)
-    return stats.Check(
-        "shape (KS)", f"{ref.describe()}, D <= {stats.ks_critical(alpha, x.size):.4f}", f"D = {d:.4f}",
-        p >= alpha, p, alpha, f"CDF distance >= {stats.ks_detectable(alpha, x.size):.4f}",
-    )
-
-
 def other_distribution_checks(x: np.ndarray, ref: Reference, alpha: float) -> list[stats.Check]:
-    """`stats.distribution_checks` for a PyTorch or JAX sample (fast KS)."""
-    x = np.asarray(x).ravel()
-    checks = [stats.mean_check(x, ref, alpha), stats.variance_check(x, ref, alpha)]
-    if ref.bounded:
-        # stats.bound_checks divides by the density at the bounds, which is 0 for trunc_normal_'s
-        # default absolute bounds far out in the tails; the check itself is still right.
-        with np.errstate(divide="ignore"):
-            checks += stats.bound_checks(x, ref, alpha)
-    checks.append(fast_shape_check(x, ref, alpha))
-    return checks
+    """`stats.distribution_checks` for a PyTorch or JAX sample."""
+    # stats.bound_checks divides by the density at the bounds, which is 0 for trunc_normal_'s default
+    # absolute bounds far out in the tails; the checks themselves are still right.
+    with np.errstate(divide="ignore"):
+        return stats.distribution_checks(x, ref, alpha)
 
 
 def cross_ks(sorted_x: np.ndarray, ref: Reference, alpha: float, label: str) -> stats.Check:
