@@ -144,3 +144,12 @@ def test_truncated_normal_direct_cdf_matches_scipy():
     for ref in (TN, Reference.truncated_normal(-0.5, 0.3, -1.1, 0.1), Reference.truncated_normal(0, 1, -5.5, 1.0)):
         grid = np.linspace(ref.low - 0.1, ref.high + 0.1, 2001)
         assert np.max(np.abs(ref.cdf(grid) - ref.rv.cdf(grid))) < 1e-12
+
+
+def test_bounds_far_in_the_tails_do_not_divide_by_zero():
+    # PyTorch's trunc_normal_(std=0.05) keeps its absolute bounds at +-2: 40 standard deviations out.
+    ref = Reference.truncated_normal(0.0, 0.05, -2.0, 2.0)
+    x = np.random.default_rng(0).normal(0, 0.05, 10_000)
+    support, reach = stats.bound_checks(x, ref, 1e-3)
+    assert support.passed and reach.passed  # it is, in effect, an untruncated normal
+    assert support.detectable == "a wider bound: undetectable"

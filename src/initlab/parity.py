@@ -571,14 +571,6 @@ def ks_sorted(sorted_x: np.ndarray, ref: Reference) -> tuple[float, float]:
     return d, float(sps.kstwobign.sf(d * math.sqrt(n)))
 
 
-def other_distribution_checks(x: np.ndarray, ref: Reference, alpha: float) -> list[stats.Check]:
-    """`stats.distribution_checks` for a PyTorch or JAX sample."""
-    # stats.bound_checks divides by the density at the bounds, which is 0 for trunc_normal_'s default
-    # absolute bounds far out in the tails; the checks themselves are still right.
-    with np.errstate(divide="ignore"):
-        return stats.distribution_checks(x, ref, alpha)
-
-
 def cross_ks(sorted_x: np.ndarray, ref: Reference, alpha: float, label: str) -> stats.Check:
     """One side's (sorted) samples against the OTHER side's reference."""
     d, p = ks_sorted(sorted_x, ref)
@@ -809,7 +801,7 @@ def _own_checks(side: Side, draw_fresh, ctx: _Context, seeds) -> tuple[list[stat
         if side.framework == "keras":
             checks = verify.check_draws(side.name, side.config, side.shape, draw, n, ctx.alpha, seeds)
         else:
-            checks = other_distribution_checks(x, side.reference(), ctx.alpha)
+            checks = stats.distribution_checks(x, side.reference(), ctx.alpha)
             if side.framework == "torch" and side.name in ("default_weight", "default_bias", "embedding"):
                 checks.append(constructor_replay_check(side, ctx.seed))
         return checks, x
