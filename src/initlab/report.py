@@ -81,7 +81,9 @@ _SCRIPT = """
 (function(){
   var errors=0; window.addEventListener('error',function(){errors++;document.body.dataset.errors=errors;});
   document.querySelectorAll('td').forEach(function(td){
-    if(/^(FAIL|fail|differs|violation)/.test(td.textContent.trim())){td.parentElement.classList.add('fail');}
+    var text=td.textContent.trim();
+    if(/^(FAIL|fail|differs|violation)/.test(text)){td.parentElement.classList.add('fail');}
+    if(text.length>120){td.style.minWidth='28rem';}
   });
   document.querySelectorAll('table').forEach(function(table){
     table.querySelectorAll('th').forEach(function(th,col){

@@ -159,6 +159,155 @@ def view_verify(payload: dict[str, Any], out_dir: Path) -> SectionView:
                        tables, _figures(payload, out_dir), findings)
 
 
+# Section 2 ------------------------------------------------------------------------------
+
+RECONSTRUCT_KEY = "2-reconstruct"
+RECONSTRUCT_QUESTION = (
+    "Are GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal and LecunUniform really "
+    "VarianceScaling(scale, mode, distribution)? Which configuration is which?"
+)
+RECONSTRUCT_METHOD = (
+    "Each named initializer is rebuilt as the VarianceScaling the formula table gives for it, and the equality is "
+    "proved twice. Exactly: for the same seed and shape (a 256x512 dense kernel and a 3x3x64x128 conv kernel) the "
+    "two return identical bytes, on Keras's TensorFlow, JAX and PyTorch backends. By formula: the table's variance "
+    "and bounds of both are equal, and samples of both pass verify's checks.\n\n"
+    "The other direction: every VarianceScaling configuration of the grid is named — the Keras initializer it "
+    "equals, if any, and the PyTorch and JAX calls that draw from the same distribution."
+)
+
+
+def run_reconstruct_section(out_dir: Path, settings) -> dict[str, Any]:
+    from initlab import reconstruct
+    from initlab.keras_backend import use_backend
+
+    use_backend("tensorflow")
+    others = tuple(b for b in settings.backends if b != "tensorflow")
+    return reconstruct.run_reconstruct(seed=settings.seed, other_backends=others).to_dict()
+
+
+def view_reconstruct(payload: dict[str, Any], out_dir: Path) -> SectionView:
+    recs = payload["reconstructions"]
+    exact = pd.DataFrame([
+        {"initializer": r["name"], "VarianceScaling": r["keras_call"].replace("keras.initializers.", ""),
+         "shape": "x".join(map(str, e["shape"])), "backend": e["backend"],
+         "bit-identical": "identical" if e["identical"] else f"FAIL: max diff {e['max_abs_diff']:.3g}"}
+        for r in recs for e in r["exact"]
+    ])
+    formula = pd.DataFrame([
+        {"initializer": r["name"], "shape": "x".join(map(str, f["shape"])), "named": f["named"],
+         "reconstruction": f["reconstruction"], "variance": f"{f['variance']:.6g}",
+         "equal": "equal" if f["equal"] else "FAIL: differ",
+         "named passes verify": "pass" if all(c["passed"] for c in f["checks_named"]) else "FAIL",
+         "reconstruction passes verify": "pass" if all(c["passed"] for c in f["checks_reconstruction"]) else "FAIL"}
+        for r in recs for f in r["formula"]
+    ])
+    reverse = pd.DataFrame([
+        {"scale": v["config"]["scale"], "mode": v["config"]["mode"], "distribution": v["config"]["distribution"],
+         "Keras": v["keras"] or "(VarianceScaling only)", "PyTorch": v["torch_call"]
+         + ("" if v["torch_exact_call"] else " (same variance only)"),
+         "JAX": v["jax_call"], "notes": "; ".join(v["notes"])}
+        for v in payload["reverse"]
+    ])
+    backends = sorted({e["backend"] for r in recs for e in r["exact"]})
+    identical = all(e["identical"] for r in recs for e in r["exact"])
+    answer = [
+        ("Yes. " if payload["passed"] else "No. ")
+        + f"All six named initializers equal their VarianceScaling form bit for bit on {', '.join(backends)}"
+        + (" and by formula (same variance and bounds; both pass verify)." if payload["passed"] else ".")
+        if identical else "Not bit for bit: see the failing rows.",
+        "GlorotX = VarianceScaling(1, fan_avg, X), HeX = VarianceScaling(2, fan_in, X), "
+        "LecunX = VarianceScaling(1, fan_in, X), with X = uniform or truncated_normal.",
+    ]
+    return SectionView(
+        RECONSTRUCT_KEY, "2. Reconstruct", RECONSTRUCT_QUESTION, RECONSTRUCT_METHOD, "\n\n".join(answer),
+        "ok" if payload["passed"] else "failed",
+        [Table("Exact: same seed, same shape, same bytes", exact),
+         Table("By formula", formula),
+         Table("The other direction: what each VarianceScaling configuration is", reverse)],
+    )
+
+
+# Section 3 ------------------------------------------------------------------------------
+
+PARITY_KEY = "3-parity"
+PARITY_QUESTION = (
+    "When PyTorch or JAX and Keras claim the same initializer, do they draw from the same distribution, "
+    "at the same logical layer?"
+)
+PARITY_METHOD = (
+    "Each pair (kaiming_normal_ / HeNormal, xavier_uniform_ / GlorotUniform, trunc_normal_ / TruncatedNormal, "
+    "PyTorch's default Linear and Conv init / Keras's defaults, JAX's initializers, ...) is drawn at the same "
+    "Dense 256->512, 3x3 conv 64->128 and depthwise conv, each framework's layout converted explicitly. Each side "
+    "is tested against its own formula and against the other's with verify's one-sample tests at about 250,000 "
+    "samples, which can see a 1% error in a standard deviation and the difference between a normal and a "
+    "truncated normal (KS distance 0.017).\n\n"
+    "The 10,000-sample two-sample comparison (an F interval on the variance ratio, adjusted for kurtosis, and a "
+    "two-sample KS) is reported with what it can detect: at 10,000 per side it cannot tell a normal from a "
+    "variance-matched truncated normal, which is why the verdict rests on the one-sample tests."
+)
+# The figures the report shows; the others stay in the folder.
+PARITY_FIGURE_PAIRS = ("kaiming_normal_", "xavier_uniform_", "trunc_normal_", "torch-default-linear", "jax.uniform",
+                       "jax.variance_scaling(normal)")
+
+
+def run_parity_section(out_dir: Path, settings) -> dict[str, Any]:
+    from initlab import parity
+    from initlab.keras_backend import use_backend
+
+    use_backend("tensorflow")
+    result = parity.run_parity(out_dir=Path(out_dir) / PARITY_KEY, seed=settings.seed).to_dict()
+    for comparison in result["comparisons"]:
+        if comparison.get("figure"):
+            comparison["figure"] = _rel(Path(comparison["figure"]), out_dir)
+    result["figures"] = [_rel(Path(f), out_dir) for f in result["figures"]]
+    return result
+
+
+def view_parity(payload: dict[str, Any], out_dir: Path) -> SectionView:
+    comps = payload["comparisons"]
+    frame = pd.DataFrame([
+        {"pair": c["pair"], "framework": c["framework"], "layer": c["layer"], "part": c["part"],
+         "Keras": c["keras_call"], "other": c["other_call"],
+         "Var other / Keras": f"{c['predicted']['variance_ratio']:.4g}" if isinstance(
+             c["predicted"]["variance_ratio"], (int, float)) else c["predicted"]["variance_ratio"],
+         "observed": c["observed"],
+         "10k two-sample can tell": {True: "yes", False: "no", None: "-"}[c["two_sample_can_tell"]],
+         "status": "pass" if c["status"] == "ok" else "FAIL", "verdict": c["verdict"]}
+        for c in comps
+    ])
+    failed = [c for c in comps if c["status"] != "ok"]
+    same = sum(1 for c in comps if c["predicted"]["verdict"].startswith("same distribution"))
+    shape_only = sum(1 for c in comps if c["predicted"]["verdict"].startswith("same variance"))
+    differ = len(comps) - same - shape_only
+    answer = [
+        f"{len(comps)} comparisons: {same} same distribution, {shape_only} same variance but a different shape, "
+        f"{differ} different variance (or an exact pair that differs); "
+        + ("every one as the formula tables predict." if not failed else f"{len(failed)} not as predicted."),
+        "The differences are by design, not bugs: Keras truncates its normals at two standard deviations, PyTorch "
+        "does not; PyTorch's default Linear and Conv init is kaiming_uniform_(a=sqrt(5)), half of Glorot's variance "
+        "for a 256->512 layer; Keras counts a depthwise kernel's fan_in across channels, PyTorch does not.",
+    ]
+    notes = pd.DataFrame([{"difference": k, "explanation": v} for k, v in payload["notes"].items()]) if isinstance(
+        payload["notes"], dict) else pd.DataFrame({"explanation": payload["notes"]})
+    figures = [
+        Figure(f"{c['framework']} {c['other_call']} vs Keras {c['keras_call']} at {c['layer']}: {c['verdict']}",
+               Path(out_dir) / c["figure"])
+        for c in comps
+        if c.get("figure") and c["layer"] == "dense" and c["pair"] in PARITY_FIGURE_PAIRS
+    ] + [
+        Figure(f"{c['framework']} {c['other_call']} vs Keras {c['keras_call']} at {c['layer']}: {c['verdict']}",
+               Path(out_dir) / c["figure"])
+        for c in comps if c.get("figure") and c["layer"] == "depthwise" and c["pair"] == "kaiming_normal_"
+    ]
+    return SectionView(
+        PARITY_KEY, "3. Parity", PARITY_QUESTION, PARITY_METHOD, "\n\n".join(answer),
+        "failed" if failed else "ok",
+        [Table("Pair by pair", frame), Table("Every known difference, named", notes)],
+        figures,
+        findings=[f"{c['pair']} @ {c['layer']}: {c['verdict']}" for c in failed],
+    )
+
+
 # Section 5 ------------------------------------------------------------------------------
 
 AUDIT_KEY = "5-audit"
@@ -309,6 +458,9 @@ SECTIONS: dict[str, Section] = {
     s.key: s
     for s in [
         Section(VERIFY_KEY, "1. Verify", VERIFY_QUESTION, VERIFY_METHOD, run_verify_section, view_verify),
+        Section(RECONSTRUCT_KEY, "2. Reconstruct", RECONSTRUCT_QUESTION, RECONSTRUCT_METHOD, run_reconstruct_section,
+                view_reconstruct),
+        Section(PARITY_KEY, "3. Parity", PARITY_QUESTION, PARITY_METHOD, run_parity_section, view_parity),
         Section(AUDIT_KEY, "5. Audit", AUDIT_QUESTION, AUDIT_METHOD, run_audit_section, view_audit),
         Section(DEFAULTS_KEY, "6. Defaults", DEFAULTS_QUESTION, DEFAULTS_METHOD, run_defaults_section, view_defaults),
     ]
