@@ -155,7 +155,7 @@ def _check(c: ExperimentConfig) -> None:
 
 QUICK = ExperimentConfig()
 FULL = ExperimentConfig(
-    preset="full", epochs=15, seeds=(0, 1, 2), train_size=None, validation_size=5000, probe_size=512,
+    preset="full", epochs=15, seeds=(0, 1, 2), train_size=None, validation_size=5000, probe_size=256,
 )
 
 

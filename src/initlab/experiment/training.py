@@ -224,12 +224,12 @@ def train_condition(
         writer = tr.tf.summary.create_file_writer(str(tb_dir / f"{condition.name}__s{seed}"))
     b = config.batch_size
     for epoch in range(meta["epochs_completed"], config.epochs):
-        order = epoch_order(n, seed, epoch)
-        xs, ys = data.x_train[order], data.y_train[order]
+        order = epoch_order(n, seed, epoch)  # gathered per batch: no second copy of the training set
         t0 = time.perf_counter()
         losses = []
         for i in range(steps):
-            loss = float(tr.train_step(xs[i * b:(i + 1) * b], ys[i * b:(i + 1) * b]))
+            idx = order[i * b:(i + 1) * b]
+            loss = float(tr.train_step(data.x_train[idx], data.y_train[idx]))
             losses.append(loss)
             gstep = epoch * steps + i + 1
             if writer is not None:
