@@ -308,6 +308,112 @@ def view_parity(payload: dict[str, Any], out_dir: Path) -> SectionView:
     )
 
 
+# Section 4 ------------------------------------------------------------------------------
+
+EXPERIMENT_KEY = "4-experiment"
+EXPERIMENT_QUESTION = (
+    "Does the initialization change how a plain deep conv net trains: Tanh + GlorotUniform, ReLU + GlorotUniform, "
+    "ReLU + HeNormal?"
+)
+EXPERIMENT_METHOD = (
+    "A plain stack of 10 weight layers (9 convolutions, then a classifier; no BatchNormalization, which would hide "
+    "the initialization) is trained on CIFAR-10 under the three conditions with the same architecture, data "
+    "order and seeds, by SGD with momentum (Adam's step ignores the gradient's scale and would partly hide the "
+    "effect). On a fixed probe batch the run records each layer's activation mean and variance, the fraction of "
+    "dead ReLU or saturated tanh units, and the gradient variance, at initialization and after every epoch.\n\n"
+    "He et al. (2015) predict the ratio of activation variance from layer to layer: 0.5 fan_in Var(w) for ReLU, "
+    "which is about 1/2 for Glorot and about 1 for He when widths are equal. The figures put the measured "
+    "variance beside that prediction."
+)
+
+
+def run_experiment_section(out_dir: Path, settings) -> dict[str, Any]:
+    from initlab.experiment import FULL, QUICK, load_results, plot_run, run_experiment
+
+    config = FULL if settings.full else QUICK
+    config = config.replace(seeds=tuple(s + settings.seed for s in config.seeds), data=settings.data)
+    run_dir = run_experiment(config, Path(out_dir) / EXPERIMENT_KEY)
+    figures = plot_run(run_dir)
+    results = load_results(run_dir)
+    layers = results["layers"]
+    at_init = layers[layers["epoch"] == 0]
+    variance = (
+        at_init.groupby(["condition", "layer_index", "layer"], sort=False)
+        .agg(measured=("pre_var", "mean"), predicted=("predicted_var", "mean"),
+             predicted_ratio=("predicted_ratio", "mean"),
+             dead=("dead_fraction", "mean"), saturated=("saturated_fraction", "mean"))
+        .reset_index()
+    )
+    captions = {
+        "training_loss.png": "Training loss per step (mean over seeds, band: min to max)",
+        "validation_accuracy.png": "Validation accuracy per epoch",
+        "activation_variance_epoch1.png": "Per-layer activation variance at initialization and after epoch 1, "
+                                          "beside He et al.'s prediction (log scale)",
+        "gradient_variance.png": "Per-layer gradient variance",
+    }
+    return {
+        "run_dir": _rel(run_dir, out_dir),
+        "env": {k: results["env"].get(k) for k in ("data", "is_subset", "subset_note", "optimizer_note",
+                                                   "n_train", "n_val", "n_test", "seeds")},
+        "config": results["config"],
+        "summary": results["summary"].to_dict(orient="records"),
+        "variance_at_init": variance.to_dict(orient="records"),
+        "figures": [(captions.get(p.name, p.stem.replace("_", " ")), _rel(p, out_dir))
+                    for p in figures if p.name in captions],
+    }
+
+
+def view_experiment(payload: dict[str, Any], out_dir: Path) -> SectionView:
+    summary = pd.DataFrame(payload["summary"])
+    by_condition = (
+        summary.groupby("condition", sort=False)
+        .agg(seeds=("seed", "size"), diverged=("status", lambda s: int((s == "diverged").sum())),
+             final_train_loss=("final_train_loss", "mean"), val_accuracy=("final_val_accuracy", "mean"),
+             val_accuracy_spread=("final_val_accuracy", lambda v: float(v.max() - v.min())),
+             test_accuracy=("test_accuracy", "mean"))
+        .reset_index()
+    )
+    variance = pd.DataFrame(payload["variance_at_init"])
+    best = by_condition.sort_values("val_accuracy", ascending=False).iloc[0]
+    answer = [
+        f"Yes. After {payload['config']['epochs']} epochs, {best['condition']} reaches the best validation accuracy "
+        f"({best['val_accuracy']:.1%} mean over {int(best['seeds'])} seeds); "
+        + "; ".join(f"{r.condition} {r.val_accuracy:.1%}" for r in by_condition.itertuples() if r.condition != best["condition"])
+        + ".",
+    ]
+    convs = variance[variance["layer"].str.startswith("conv")]
+    lines = []
+    for condition, g in convs.groupby("condition", sort=False):
+        g = g.sort_values("layer_index")
+        measured = g["measured"].iloc[-1] / g["measured"].iloc[0]
+        ideal = float(g["predicted_ratio"].iloc[1:].prod())
+        error = float((g["measured"] / g["predicted"] - 1).abs().median())
+        lines.append(f"{condition}: last/first conv variance {measured:.2g} (He et al. compounded: {ideal:.2g}; "
+                     f"layer by layer within a median {error:.0%})")
+    answer.append(
+        "At initialization, on the probe batch: " + "; ".join(lines) + ". ReLU with Glorot halves the variance at "
+        "every layer, as He et al. predict; He's factor 2 keeps it. The per-layer prediction uses each layer's "
+        "measured input; tanh's prediction treats tanh as linear near 0, so it overestimates."
+    )
+    if payload["env"].get("subset_note"):
+        answer.append(payload["env"]["subset_note"])
+    diverged = summary[summary["status"] == "diverged"]
+    findings = [f"{r.condition} seed {r.seed} diverged at step {int(r.diverged_step)}" for r in diverged.itertuples()]
+    variance_table = variance.assign(
+        ratio=lambda f: f["measured"] / f["predicted"],
+    ).round({"measured": 5, "predicted": 5, "ratio": 3, "dead": 3, "saturated": 3})
+    return SectionView(
+        EXPERIMENT_KEY, "4. Experiment", EXPERIMENT_QUESTION, EXPERIMENT_METHOD, "\n\n".join(answer),
+        "findings" if findings else "ok",
+        [Table("Per condition (mean over seeds)", by_condition.round(4),
+               f"{payload['env'].get('optimizer_note', '')} Data: {payload['env'].get('data', '?')}"),
+         Table("Per-layer activation variance at initialization: measured vs He et al.", variance_table),
+         Table("Every run", summary)],
+        _figures(payload, out_dir),
+        findings,
+    )
+
+
 # Section 5 ------------------------------------------------------------------------------
 
 AUDIT_KEY = "5-audit"
@@ -461,6 +567,8 @@ SECTIONS: dict[str, Section] = {
         Section(RECONSTRUCT_KEY, "2. Reconstruct", RECONSTRUCT_QUESTION, RECONSTRUCT_METHOD, run_reconstruct_section,
                 view_reconstruct),
         Section(PARITY_KEY, "3. Parity", PARITY_QUESTION, PARITY_METHOD, run_parity_section, view_parity),
+        Section(EXPERIMENT_KEY, "4. Experiment", EXPERIMENT_QUESTION, EXPERIMENT_METHOD, run_experiment_section,
+                view_experiment),
         Section(AUDIT_KEY, "5. Audit", AUDIT_QUESTION, AUDIT_METHOD, run_audit_section, view_audit),
         Section(DEFAULTS_KEY, "6. Defaults", DEFAULTS_QUESTION, DEFAULTS_METHOD, run_defaults_section, view_defaults),
     ]
