@@ -35,6 +35,7 @@ OPTIONS = {
     "loop": ("initlab train loop: tf.function step on uint8 NumPy batches (the default)", {}),
     "loop_jit": ("initlab train loop with jit_compile=True (XLA)", {}),
     "loop_tfdata": ("initlab train step fed by tf.data cache + prefetch", {}),
+    "loop_bf16": ("initlab train loop with --precision mixed_bfloat16 (bf16 compute; not float32 numerics)", {}),
     "loop_threads": ("initlab train loop with TF intra-op 2, inter-op 1 threads",
                      {"TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "1"}),
     "peak": ("float32 matmul peak: tf.matmul 4096x4096, best of 5", {}),
@@ -64,7 +65,8 @@ def _worker(option: str, steps: int, warmup: int) -> dict:
     from initlab.experiment.runner import prepare_data
     from initlab.experiment.training import _Trainer
 
-    cfg = QUICK.replace(jit_compile=option.endswith("_jit"))
+    cfg = QUICK.replace(jit_compile=option.endswith("_jit"),
+                        precision="mixed_bfloat16" if option == "loop_bf16" else "float32")
     cond = cfg.conditions[2]  # relu-he
     data = prepare_data(cfg)
     bs, n = cfg.batch_size, (steps + warmup) * cfg.batch_size

@@ -50,6 +50,8 @@ def register(subparsers) -> None:
     p.add_argument("--validation-size", type=int)
     p.add_argument("--probe-size", type=int)
     p.add_argument("--jit", action="store_true", default=None, dest="jit_compile", help="XLA-compile the train step")
+    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
+                   help="mixed_bfloat16 is faster on CPUs with bf16 units but is not float32 numerics")
     p.add_argument("--no-tensorboard", action="store_false", default=None, dest="tensorboard")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
     p.set_defaults(handler=run)
@@ -61,7 +63,7 @@ def config_from_args(args):
     cfg = preset(args.preset)
     changes = {}
     for k in ("data", "epochs", "batch_size", "learning_rate", "momentum", "optimizer", "batch_norm",
-              "train_size", "validation_size", "probe_size", "jit_compile", "tensorboard"):
+              "train_size", "validation_size", "probe_size", "jit_compile", "tensorboard", "precision"):
         v = getattr(args, k, None)
         if v is not None:
             changes[k] = v

@@ -18,6 +18,7 @@ ACTIVATIONS = ("relu", "tanh", "linear")
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform")
 OPTIMIZERS = ("sgd", "adam")
 PADDINGS = ("same", "valid")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class ExperimentConfig:
     probe_size: int = 128  # fixed probe batch (from the validation split) for per-layer statistics
     # Speed.
     jit_compile: bool = False  # XLA; measured slower on a 2-core CPU, see BENCHMARKS.md
+    # "mixed_bfloat16": bf16 compute, float32 weights and statistics; faster on CPUs with AMX/AVX512-BF16,
+    # but not the lab's float32 numerics, so it is opt-in.
+    precision: str = "float32"
     tensorboard: bool = True
 
     def __post_init__(self) -> None:
@@ -136,6 +140,8 @@ def _check(c: ExperimentConfig) -> None:
         raise UsageError(f"strides must be 1 or 2, one per width ({len(c.widths)}), got {c.strides}")
     if c.padding not in PADDINGS:
         raise UsageError(f"padding {c.padding!r} is not one of {PADDINGS}")
+    if c.precision not in PRECISIONS:
+        raise UsageError(f"precision {c.precision!r} is not one of {PRECISIONS}")
     if c.optimizer not in OPTIMIZERS:
         raise UsageError(f"optimizer {c.optimizer!r} is not one of {OPTIMIZERS}")
     for k in ("kernel_size", "batch_size", "epochs", "validation_size", "probe_size"):

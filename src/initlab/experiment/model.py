@@ -44,18 +44,20 @@ def build_model(config, condition, seed: int):
     def init(i: int):
         return keras.initializers.get({"class_name": condition.initializer, "config": {"seed": 1000 * seed + i}})
 
+    dtype = getattr(config, "precision", "float32")  # a per-layer policy: no global Keras state
     inputs = keras.Input((32, 32, 3), name="image")
     x = inputs
     for i, (w, s) in enumerate(zip(config.widths, config.strides)):
         x = L.Conv2D(
             int(w), config.kernel_size, strides=s, padding=config.padding,
-            kernel_initializer=init(i), bias_initializer="zeros", name=f"conv{i + 1}",
+            kernel_initializer=init(i), bias_initializer="zeros", name=f"conv{i + 1}", dtype=dtype,
         )(x)
         if config.batch_norm:
-            x = L.BatchNormalization(name=f"bn{i + 1}")(x)
-        x = L.Activation(condition.activation, name=f"act{i + 1}")(x)
-    x = L.Flatten(name="flatten")(x)
-    logits = L.Dense(10, kernel_initializer=init(len(config.widths)), name="dense")(x)
+            x = L.BatchNormalization(name=f"bn{i + 1}", dtype=dtype)(x)
+        x = L.Activation(condition.activation, name=f"act{i + 1}", dtype=dtype)(x)
+    x = L.Flatten(name="flatten", dtype=dtype)(x)
+    # The classifier computes in float32 so the loss and the logits' statistics keep full precision.
+    logits = L.Dense(10, kernel_initializer=init(len(config.widths)), name="dense", dtype="float32")(x)
     return keras.Model(inputs, logits, name=f"plain{len(config.widths) + 1}_{condition.name}")
 
 

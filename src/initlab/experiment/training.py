@@ -129,7 +129,7 @@ class _Trainer:
             rows = []
             in_sq = tf.reduce_mean(tf.square(normalize(x)))
             for j, g in enumerate(grads):
-                pre, post = ys[2 * j], ys[2 * j + 1]
+                pre, post = tf.cast(ys[2 * j], tf.float32), tf.cast(ys[2 * j + 1], tf.float32)
                 dead = tf.reduce_mean(tf.cast(tf.reduce_all(tf.equal(post, 0.0), axis=0), tf.float32))
                 sat = tf.reduce_mean(tf.cast(tf.abs(post) > SATURATION, tf.float32))
                 rows.append(tf.stack([
