@@ -82,7 +82,7 @@ _SCRIPT = """
   var errors=0; window.addEventListener('error',function(){errors++;document.body.dataset.errors=errors;});
   document.querySelectorAll('td').forEach(function(td){
     var text=td.textContent.trim();
-    if(/^(FAIL|fail|differs|violation)/.test(text)){td.parentElement.classList.add('fail');}
+    if(/^(FAIL|fail|differs|violation|MISMATCH)/.test(text)){td.parentElement.classList.add('fail');}
     if(text.length>120){td.style.minWidth='28rem';}
   });
   document.querySelectorAll('table').forEach(function(table){
