@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from initlab.commands._args import positive_int
+
 HELP = "report what Keras layers start as with default settings, beside PyTorch (Section 6)"
 
 DESCRIPTION = """\
@@ -24,25 +26,15 @@ exit status: 0 all consistent (and nothing changed with --compare), 1 a
 weight contradicts its documented default or something changed, 2 bad usage."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}")
-    return value
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "defaults", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--features", type=_positive, default=64, help="input features/channels (default: 64)")
-    p.add_argument("--units", type=_positive, default=128, help="units/filters/width (default: 128)")
-    p.add_argument("--kernel", type=_positive, default=3, help="kernel size per spatial axis (default: 3)")
-    p.add_argument("--heads", type=_positive, default=4, help="attention heads (default: 4)")
-    p.add_argument("--vocab", type=_positive, default=1000, help="embedding rows (default: 1000)")
+    p.add_argument("--features", type=positive_int, default=64, help="input features/channels (default: 64)")
+    p.add_argument("--units", type=positive_int, default=128, help="units/filters/width (default: 128)")
+    p.add_argument("--kernel", type=positive_int, default=3, help="kernel size per spatial axis (default: 3)")
+    p.add_argument("--heads", type=positive_int, default=4, help="attention heads (default: 4)")
+    p.add_argument("--vocab", type=positive_int, default=1000, help="embedding rows (default: 1000)")
     p.add_argument("--no-torch", action="store_true", help="Keras only, even if PyTorch is installed")
     p.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
                    help="Keras backend (default: KERAS_BACKEND or keras.json)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from initlab.commands._args import non_negative_int, positive_int
+
 HELP = "compare torch.nn.init and jax.nn.initializers with the matching Keras initializers (Section 3)"
 
 DESCRIPTION = """\
@@ -28,26 +30,6 @@ exit status: 0 every pair behaves as the formula tables predict, 1 one does not
 (a side misses its own formula, or a documented match is not one), 2 bad usage."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; received {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; received {text!r}")
-    return value
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "parity", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -59,12 +41,12 @@ def register(subparsers) -> None:
                    help="only these layers (repeatable; default: each pair's layers)")
     p.add_argument("--shape", metavar="SHAPE",
                    help="a custom Keras-layout kernel shape such as 64 or 3x3x16x32 (needs --pair)")
-    p.add_argument("--samples", "-n", type=_positive_int, default=10_000, metavar="N",
+    p.add_argument("--samples", "-n", type=positive_int, default=10_000, metavar="N",
                    help="samples per side for the two-sample comparison and the figures (default: 10000)")
-    p.add_argument("--large-samples", type=_positive_int, metavar="N",
+    p.add_argument("--large-samples", type=positive_int, metavar="N",
                    help="samples per side for the one-sample and cross tests (default: the smallest n with "
                         "99%% power against verify's targets at the run's alpha)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="base seed of every draw (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="base seed of every draw (default: 0)")
     p.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
                    help="Keras backend for the Keras side (default: KERAS_BACKEND or keras.json)")
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")

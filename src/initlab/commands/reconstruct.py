@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from initlab.commands._args import non_negative_int, positive_int
+
 HELP = "rebuild GlorotUniform, HeNormal, ... from VarianceScaling, and name what a VarianceScaling equals (Section 2)"
 
 DESCRIPTION = """\
@@ -21,26 +23,6 @@ It also runs the other direction: for each VarianceScaling configuration
 if any, and the PyTorch and JAX calls that draw from the same distribution.
 
 exit status: 0 every proof holds, 1 one does not, 2 bad usage."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; received {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; received {text!r}")
-    return value
 
 
 def _vs_config(text: str) -> dict:
@@ -61,8 +43,8 @@ def register(subparsers) -> None:
     p.add_argument("--identify", action="append", type=_vs_config, metavar="SCALE,MODE,DIST",
                    help="only name what VarianceScaling(SCALE, MODE, DIST) equals in Keras, PyTorch and JAX "
                         "(repeatable; no sampling)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of every draw (default: 0)")
-    p.add_argument("--samples", "-n", type=_positive_int, metavar="N",
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of every draw (default: 0)")
+    p.add_argument("--samples", "-n", type=positive_int, metavar="N",
                    help="samples per formula check (default: the smallest n that meets verify's power targets)")
     p.add_argument("--backend", choices=("tensorflow", "jax", "torch", "all"),
                    help="Keras backend; 'all' also runs the exact proof on the other two in subprocesses "

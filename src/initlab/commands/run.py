@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from initlab.commands.verify import non_negative_int
+from initlab.commands._args import non_negative_int
 
 HELP = "run the whole lab (sections 1-6) and write the report"
 

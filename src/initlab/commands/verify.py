@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from initlab.commands._args import non_negative_int, positive_int
+
 HELP = "check keras.initializers against their documented formulas (Section 1)"
 
 DESCRIPTION = """\
@@ -18,26 +20,6 @@ of a standard deviation, a bound 1% off, and a normal where a truncated
 normal is documented.
 
 exit status: 0 every check passed, 1 a check failed, 2 bad usage."""
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; received {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; received {text!r}")
-    return value
 
 
 def register(subparsers) -> None:
