@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom with small settings, and is stored without outputs."""
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -102,7 +102,7 @@ class DefaultsResult:
             f"vs PyTorch {v.get('torch', 'not installed')}",
             "",
             "Sizes: " + ", ".join(f"{k}={val}" for k, val in s.items())
-            + f". Var ratio = Var(Keras) / Var(PyTorch) of one entry, from the formulas for these sizes.",
+            + ". Var ratio = Var(Keras) / Var(PyTorch) of one entry, from the formulas for these sizes.",
             "",
             "| layer | weight | declared (Keras attribute) | Keras starts as | PyTorch | PyTorch law | Var ratio |",
             "|---|---|---|---|---|---|---|",
