@@ -90,13 +90,7 @@ class InitializerSpec:
         """Defaults overlaid with `config`; unknown keys are an error that lists the known ones."""
         config = dict(config or {})
         config.pop("seed", None)
-        unknown = sorted(set(config) - set(self.defaults))
-        if unknown:
-            raise UsageError(
-                f"{self.name} has no argument(s) {', '.join(unknown)}; "
-                f"its arguments are {', '.join(sorted(self.defaults)) or 'none'}"
-            )
-        resolved = {**self.defaults, **config}
+        resolved = resolve_arguments(self.name, self.defaults, config)
         if self.family == "variance_scaling" and self.variance_scaling is None:
             _check_variance_scaling(resolved)
         return resolved
@@ -106,6 +100,18 @@ class InitializerSpec:
         out = [(self.resolve(), shape) for shape in self.shapes]
         out += [(self.resolve(cfg), shape) for cfg in self.grid for shape in self.grid_shapes]
         return out
+
+
+def resolve_arguments(label: str, defaults: Mapping[str, Any], config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`defaults` overlaid with `config`; an unknown key is an error naming `label`'s arguments."""
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        raise UsageError(
+            f"{label} has no argument(s) {', '.join(unknown)}; "
+            f"its arguments are {', '.join(sorted(defaults)) or 'none'}"
+        )
+    return {**defaults, **config}
 
 
 def _snake(name: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from initlab import formulas
 from initlab.distributions import Reference
 from initlab.errors import UsageError
 from initlab.formulas import TRUNCATION_CORRECTION, TRUNCATION_SIGMAS
@@ -127,14 +128,7 @@ class JaxSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve(self, config: Mapping[str, Any] | None) -> dict[str, Any]:
-        config = dict(config or {})
-        unknown = sorted(set(config) - set(self.defaults))
-        if unknown:
-            raise UsageError(
-                f"JAX's {self.name} has no argument(s) {', '.join(unknown)}; "
-                f"its arguments are {', '.join(sorted(self.defaults)) or 'none'}"
-            )
-        return {**self.defaults, **config}
+        return formulas.resolve_arguments(f"JAX's {self.name}", self.defaults, config)
 
 
 _AXES = {"in_axis": -2, "out_axis": -1, "batch_axis": ()}

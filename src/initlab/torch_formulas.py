@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from initlab import formulas
 from initlab.distributions import Reference
 from initlab.errors import UsageError
 from initlab.layouts import check_shape, compute_fans
@@ -209,14 +210,7 @@ class TorchSpec:
     formula: str = ""
 
     def resolve(self, config: Mapping[str, Any] | None) -> dict[str, Any]:
-        config = dict(config or {})
-        unknown = sorted(set(config) - set(self.defaults))
-        if unknown:
-            raise UsageError(
-                f"PyTorch's {self.name} has no argument(s) {', '.join(unknown)}; "
-                f"its arguments are {', '.join(sorted(self.defaults)) or 'none'}"
-            )
-        return {**self.defaults, **config}
+        return formulas.resolve_arguments(f"PyTorch's {self.name}", self.defaults, config)
 
 
 _KAIMING = {"a": KAIMING_DEFAULT_A, "mode": "fan_in", "nonlinearity": "leaky_relu"}
