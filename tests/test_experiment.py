@@ -16,9 +16,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from initlab import formulas
 from initlab.errors import UsageError
-from initlab.experiment import Condition, ExperimentConfig, load_results, plot_run, run_experiment
-from initlab.experiment import theory
+from initlab.experiment import (
+    Condition,
+    ExperimentConfig,
+    load_results,
+    plot_run,
+    run_experiment,
+    theory,
+)
 from initlab.experiment.config import QUICK
 from initlab.experiment.plots import FIGURES
 
@@ -54,8 +61,10 @@ def test_he_ratios_exact():
     assert theory.predicted_ratio("relu", "he_normal", k) == pytest.approx(1.0, rel=1e-12)
     assert theory.predicted_ratio("tanh", "glorot_uniform", k) == pytest.approx(1.0, rel=1e-12)
     assert theory.predicted_ratio("relu", "glorot_uniform", (3, 3, 32, 64)) == pytest.approx(1 / 3, rel=1e-12)
-    with pytest.raises(UsageError, match="no variance formula for initializer 'orthogonal'"):
-        theory.weight_variance("orthogonal", 3, 3)
+    # Var[w] comes from the formula table: the same number verify checks Keras against.
+    assert theory.weight_variance("he_normal", k) == formulas.reference("HeNormal", None, k).var
+    with pytest.raises(UsageError, match="unknown initializer 'he_normall'"):
+        theory.weight_variance("he_normall", k)
 
 
 # --------------------------------------------------------------------------- He et al. on the recorded stats

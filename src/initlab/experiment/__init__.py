@@ -11,7 +11,14 @@ Keras (TensorFlow backend) when it starts.
 
 from __future__ import annotations
 
-from initlab.experiment.config import FULL, LAB_CONDITIONS, QUICK, Condition, ExperimentConfig, preset
+from initlab.experiment.config import (
+    FULL,
+    LAB_CONDITIONS,
+    QUICK,
+    Condition,
+    ExperimentConfig,
+    preset,
+)
 from initlab.experiment.plots import plot_run
 from initlab.experiment.runner import load_results, run_experiment
 

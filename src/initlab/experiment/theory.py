@@ -12,25 +12,21 @@ changes from layer to layer by
 
 GlorotUniform has `Var[w] = 2 / (fan_in + fan_out)`, so with equal widths
 the ReLU ratio is 1/2 per layer; HeNormal has `Var[w] = 2 / fan_in`, ratio 1.
+Var[w] comes from `initlab.formulas`, like every other formula in initlab.
 """
 
 from __future__ import annotations
 
+from initlab import formulas
 from initlab.errors import UsageError
+from initlab.layouts import check_shape, compute_fans
 
 __all__ = ["weight_variance", "gain", "predicted_ratio", "fans"]
 
 
-def weight_variance(initializer: str, fan_in: int, fan_out: int) -> float:
-    """Var[w] of a Keras initializer (Keras `VarianceScaling` formulas; truncation is corrected by Keras)."""
-    if initializer in ("glorot_uniform", "glorot_normal"):
-        return 2.0 / (fan_in + fan_out)
-    elif initializer in ("he_normal", "he_uniform"):
-        return 2.0 / fan_in
-    elif initializer in ("lecun_normal", "lecun_uniform"):
-        return 1.0 / fan_in
-    else:
-        raise UsageError(f"no variance formula for initializer {initializer!r}")
+def weight_variance(initializer: str, kernel_shape: tuple[int, ...]) -> float:
+    """Var[w] of a Keras initializer for a kernel, from the formula table (the one source of truth)."""
+    return formulas.weight_variance(initializer, kernel_shape)
 
 
 def gain(activation: str) -> float:
@@ -45,15 +41,10 @@ def gain(activation: str) -> float:
 
 def fans(kernel_shape: tuple[int, ...]) -> tuple[int, int]:
     """Keras fans of a kernel `(*receptive, in, out)`."""
-    if len(kernel_shape) < 2:
-        raise UsageError(f"a kernel needs at least 2 dimensions, got {kernel_shape}")
-    receptive = 1
-    for k in kernel_shape[:-2]:
-        receptive *= int(k)
-    return receptive * int(kernel_shape[-2]), receptive * int(kernel_shape[-1])
+    return compute_fans(check_shape(kernel_shape, min_rank=2, what="kernel shape"))
 
 
 def predicted_ratio(input_activation: str, initializer: str, kernel_shape: tuple[int, ...]) -> float:
     """Var[y_l] / Var[y_{l-1}] predicted by He et al. for a layer fed by `input_activation`."""
-    fan_in, fan_out = fans(kernel_shape)
-    return gain(input_activation) * fan_in * weight_variance(initializer, fan_in, fan_out)
+    fan_in, _ = fans(kernel_shape)
+    return gain(input_activation) * fan_in * weight_variance(initializer, kernel_shape)

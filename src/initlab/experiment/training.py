@@ -62,11 +62,11 @@ def predicted_per_layer(config, condition, model) -> list[dict[str, float]]:
     prev_act = "linear"  # layer 1 sees the standardized image
     for name in weight_layer_names(config):
         kernel = tuple(model.get_layer(name).kernel.shape)
-        fan_in, fan_out = theory.fans(kernel)
+        fan_in, _ = theory.fans(kernel)
         out.append({
             "layer": name,
             "predicted_ratio": theory.predicted_ratio(prev_act, condition.initializer, kernel),
-            "n_var_w": fan_in * theory.weight_variance(condition.initializer, fan_in, fan_out),
+            "n_var_w": fan_in * theory.weight_variance(condition.initializer, kernel),
         })
         prev_act = condition.activation
     return out
