@@ -30,7 +30,6 @@ import io
 import os
 import pickle
 import tarfile
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from initlab.atomic import write_npz_atomic
 from initlab.errors import DataError
 
 __all__ = [
@@ -344,20 +344,6 @@ def _fingerprint(path: Path) -> str:
     return h.hexdigest()[:24]
 
 
-def _write_npz_atomic(target: Path, arrays: dict[str, np.ndarray]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def load_cifar10(
     path: str | os.PathLike | None = None,
     *,
@@ -380,7 +366,7 @@ def load_cifar10(
         arrays = read_cifar10(src)
         if cached is not None:
             try:
-                _write_npz_atomic(cached, dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
+                write_npz_atomic(cached, dict(zip(("x_train", "y_train", "x_test", "y_test"), arrays)))
             except OSError:
                 pass  # a read-only cache folder only costs speed
     x_tr, y_tr, x_te, y_te = arrays

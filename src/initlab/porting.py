@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from initlab import formulas, torch_formulas
-from initlab._kernels import KINDS, Kind, _check_kind, kernel_shape_to_torch, kernel_to_keras, kernel_to_torch
+from initlab._kernels import (
+    KINDS,
+    Kind,
+    _check_kind,
+    kernel_shape_to_torch,
+    kernel_to_keras,
+    kernel_to_torch,
+)
 from initlab.distributions import Reference
 from initlab.errors import UsageError
 from initlab.keras_backend import use_backend
@@ -37,7 +44,6 @@ from initlab.layouts import torch_to_keras_shape
 
 use_backend(None)
 import keras  # noqa: E402  (after use_backend, which quiets the frameworks)
-
 
 # ---------------------------------------------------------------- layouts (framework-free, in initlab._kernels)
 

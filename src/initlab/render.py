@@ -42,7 +42,13 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], ver
 @contextmanager
 def progress(description: str, total: int, enabled: bool = True):
     """Yields `advance(label)`; draws a transient progress bar on stderr when it is a terminal."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     if not enabled:
         yield lambda label="": None
@@ -78,18 +84,11 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
 
 
 def write_json(path: str | os.PathLike, payload: Any) -> Path:
-    """Writes JSON atomically: a temporary file in the same folder, then a rename."""
+    """Writes JSON atomically (see `initlab.atomic`)."""
+    from initlab.atomic import write_text_atomic
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2, default=_json_default)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
     return path
 
 

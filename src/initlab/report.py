@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import html
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from initlab.atomic import write_text_atomic
 
 STATUS_LABEL = {"ok": "all checks pass", "findings": "findings", "failed": "checks failed", "missing": "not run"}
 
@@ -175,22 +176,11 @@ def render_markdown(views: list[SectionView], meta: dict[str, Any], figure_root:
     return "\n".join(lines)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(views: list[SectionView], out_dir: Path, meta: dict[str, Any]) -> tuple[Path, Path]:
     """Writes `index.html` and `summary.md` into `out_dir`; returns both paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path, md_path = out_dir / "index.html", out_dir / "summary.md"
-    _atomic_write_text(html_path, render_html(views, meta))
-    _atomic_write_text(md_path, render_markdown(views, meta, out_dir))
+    write_text_atomic(html_path, render_html(views, meta))
+    write_text_atomic(md_path, render_markdown(views, meta, out_dir))
     return html_path, md_path

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from initlab import formulas, stats
-from initlab.distributions import ks_distance, Reference
+from initlab.distributions import Reference, ks_distance
 from initlab.errors import UsageError
 from initlab.formulas import InitializerSpec, get_spec
 

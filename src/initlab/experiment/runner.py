@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from initlab.cifar import load_cifar10, stratified_split
-from initlab.errors import DataError, UsageError
-from initlab.experiment._io import (
+from initlab.atomic import (
     write_csv_atomic,
     write_json_atomic,
     write_text_atomic,
 )
+from initlab.cifar import load_cifar10, stratified_split
+from initlab.errors import DataError, UsageError
 from initlab.experiment.config import OPTIMIZER_NOTE, ExperimentConfig
 from initlab.experiment.training import Prepared, Progress, train_condition
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from initlab.atomic import write_npz_atomic
 from initlab.experiment import theory
-from initlab.experiment._io import write_npz_atomic
 from initlab.experiment.model import build_model, import_keras, weight_layer_names
 
 SATURATION = 0.99  # |tanh(y)| above this counts as saturated (|y| > 2.65)

@@ -1,30 +1,39 @@
-"""Atomic writes: a temporary file in the target folder, fsync, then `os.replace`."""
+"""Atomic writes for every result file initlab saves: a temporary file in the target folder,
+fsync, then `os.replace`, so an interrupted run never leaves a half-written file."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> None:
+@contextmanager
+def atomic_file(target: Path, mode: str = "wb"):
+    """Yields a file in the target's folder; on success it is fsynced and renamed onto `target`,
+    on any error (Ctrl-C included) it is removed, so `target` is either the old or the new whole file."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix="." + target.name + ".", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    with atomic_file(target, "wb") as f:
+        f.write(data)
 
 
 def write_text_atomic(target: Path, text: str) -> None:
@@ -48,9 +57,8 @@ def write_json_atomic(target: Path, obj: Any) -> None:
 
 
 def write_npz_atomic(target: Path, arrays: dict[str, np.ndarray]) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_bytes_atomic(target, buf.getvalue())
+    with atomic_file(target, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def write_csv_atomic(target: Path, frame) -> None:
