@@ -147,6 +147,11 @@ def test_cli_json_and_exit_codes(tmp_path, capsys):
         (["verify", "-n", "10000000000000"], "more than half of the"),
         (["verify", "--seed", "x"], "expected a non-negative integer"),
         (["verify", "--json", "/proc/nope/out.json"], "cannot write JSON file"),
+        (["verify", "-i", "identity", "--shape", "3x3x4x4"], "Identity is documented for 2-D shapes only"),
+        (["verify", "-i", "orthogonal", "--shape", "10"], "Orthogonal needs rank >= 2"),
+        (["verify", "--shape", "3x0"], "positive integers; received (3, 0)"),
+        (["verify", "--shape", "3xa"], "shape must be integers"),
+        (["verify", "-i", "he_normal", "--shape", "2x2"], "would need 45,230 draws"),
     ],
 )
 def test_cli_usage_errors(argv, message, capsys):
@@ -159,3 +164,15 @@ def test_cli_usage_errors(argv, message, capsys):
 def test_help_lists_verify(capsys):
     assert main(["--help"]) == 0
     assert "verify" in capsys.readouterr().out
+
+
+def test_cli_user_shapes(tmp_path):
+    out = tmp_path / "v.json"
+    argv = ["verify", "-i", "he_uniform", "--shape", "3x3x64x128", "--shape", "512x100", "--json", str(out),
+            "--no-progress", "-q"]
+    assert main(argv) == 0
+    records = json.loads(out.read_text())["records"]
+    assert {tuple(r["shape"]) for r in records} == {(3, 3, 64, 128), (512, 100)}
+    support = [r for r in records if r["statistic"] == "support" and r["shape"] == [512, 100]][0]
+    limit = math.sqrt(6 / 512)
+    assert support["expected"] == f"[{-limit:.6g}, {limit:.6g}]"

@@ -512,5 +512,20 @@ def weight_variance(name: str, shape: Sequence[int], config: Mapping[str, Any] |
         return float(np.var(values))
 
 
+def check_shape_for(name: str, shape: Sequence[int]) -> tuple[int, ...]:
+    """`shape` if the initializer documents it, else UsageError naming Keras's rule."""
+    spec = get_spec(name)
+    shape = check_shape(shape)
+    if spec.family == "identity" and len(shape) != 2:
+        raise UsageError(f"Identity is documented for 2-D shapes only; received {shape} of rank {len(shape)}")
+    elif spec.family == "orthogonal" and len(shape) < 2:
+        raise UsageError(
+            f"Orthogonal needs rank >= 2 (it flattens to (prod(shape[:-1]), shape[-1])); received {shape}"
+        )
+    elif spec.family == "stft" and (len(shape) != 3 or shape[2] < 2):
+        raise UsageError(f"STFT kernels have shape (frames, channels, bins) with bins >= 2; received {shape}")
+    return shape
+
+
 def all_specs() -> list[InitializerSpec]:
     return list(SPECS.values())

@@ -89,10 +89,28 @@ def config_label(spec: InitializerSpec, config: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in changed.items())
 
 
-def plan(names: Iterable[str] | None = None) -> list[Case]:
-    """The cases of a run: every spec (or the named ones) at its defaults and grid."""
+# Pooling more draws than this means a shape far too small for the sample size.
+MAX_DRAWS = 10_000
+
+
+def plan(names: Iterable[str] | None = None, shapes: Sequence[Sequence[int]] | None = None) -> list[Case]:
+    """The cases of a run: every spec (or the named ones) at its defaults and grid, on the table's
+    shapes; or, with `shapes`, each spec at its defaults on those shapes."""
     specs = formulas.all_specs() if not names else list({s.name: s for s in map(get_spec, names)}.values())
-    return [Case(spec, config, shape) for spec in specs for config, shape in spec.cases()]
+    if not shapes:
+        return [Case(spec, config, shape) for spec in specs for config, shape in spec.cases()]
+    return [Case(spec, spec.resolve(), formulas.check_shape_for(spec.name, shape)) for spec in specs for shape in shapes]
+
+
+def check_draw_count(cases: Sequence[Case], n: int) -> None:
+    """Refuses a run whose smallest random shape would need more than MAX_DRAWS tensors."""
+    for case in cases:
+        size = math.prod(case.shape)
+        if case.spec.random and math.ceil(n / size) > MAX_DRAWS:
+            raise UsageError(
+                f"{case.spec.name} on shape {case.shape} ({size} entries) would need {math.ceil(n / size):,} "
+                f"draws to pool {n:,} samples; use a larger shape or fewer --samples"
+            )
 
 
 def statistical_checks(case: Case) -> int:
@@ -215,16 +233,18 @@ def run_verify(
     backend: str | None = None,
     family_alpha: float = stats.FAMILY_ALPHA,
     progress: Callable[[Case], None] | None = None,
+    shapes: Sequence[Sequence[int]] | None = None,
 ) -> VerifyResult:
     """Runs the checks of every planned case under a Keras backend."""
     from initlab import keras_backend
 
-    cases = plan(names)
+    cases = plan(names, shapes)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UsageError(f"the seed must be a non-negative integer; received {seed!r}")
     n_checks = sum(statistical_checks(c) for c in cases) + seeding_checks(cases)
     alpha = alpha_per_check(cases, family_alpha)
     n = check_samples_count(samples) if samples is not None else default_samples(alpha)
+    check_draw_count(cases, n)
     active = keras_backend.use_backend(backend)
 
     def make(spec):

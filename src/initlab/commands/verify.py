@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--initializer", "-i", action="append", metavar="NAME",
                    help="a Keras initializer name or alias, any case (repeatable; default: all 16)")
+    p.add_argument("--shape", action="append", metavar="SHAPE",
+                   help="check each initializer at its defaults on this shape instead of the table's shapes, "
+                        "e.g. 3x3x64x128 (repeatable)")
     p.add_argument("--samples", "-n", type=positive_int, metavar="N",
                    help="samples per case (default: the smallest n that meets the power targets)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="base seed of every draw (default: 0)")
@@ -49,15 +52,18 @@ def run(args: argparse.Namespace) -> int:
         return _run_all(args)
 
     from initlab import verify
+    from initlab.layouts import parse_shape
 
     # Resolve names, seed and sample count before the framework import, so bad usage answers at once.
-    cases = verify.plan(args.initializer)
+    shapes = [parse_shape(text) for text in args.shape or []]
+    cases = verify.plan(args.initializer, shapes)
     if args.samples is not None:
         verify.check_samples_count(args.samples)
+    verify.check_draw_count(cases, args.samples or verify.default_samples(verify.alpha_per_check(cases)))
     with render.progress("verify", len(cases), enabled=not args.no_progress) as advance:
         result = verify.run_verify(
             args.initializer, samples=args.samples, seed=args.seed, backend=args.backend,
-            progress=lambda case: advance(f"{case.spec.name} {case.shape}"),
+            progress=lambda case: advance(f"{case.spec.name} {case.shape}"), shapes=shapes,
         )
     con = render.console()
     rows = result.failed if args.quiet else result.records
@@ -91,6 +97,7 @@ def _run_all(args: argparse.Namespace) -> int:
     from initlab import backend_compare, render
 
     forwarded = [a for name in (args.initializer or []) for a in ("--initializer", name)]
+    forwarded += [a for shape in (args.shape or []) for a in ("--shape", shape)]
     forwarded += ["--seed", str(args.seed)] + (["--samples", str(args.samples)] if args.samples else [])
     results = backend_compare.verify_on_backends(forwarded)
     con = render.console()
