@@ -18,15 +18,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, env={**os.environ, **(env or {})})
-    return time.perf_counter() - start, proc.returncode
+from _common import timed
 
 
 def ks_timings(repeat: int) -> tuple[float, float]:
