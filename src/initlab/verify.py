@@ -105,10 +105,10 @@ def plan(names: Iterable[str] | None = None, shapes: Sequence[Sequence[int]] | N
 def check_draw_count(cases: Sequence[Case], n: int) -> None:
     """Refuses a run whose smallest random shape would need more than MAX_DRAWS tensors."""
     for case in cases:
-        size = math.prod(case.shape)
-        if case.spec.random and math.ceil(n / size) > MAX_DRAWS:
+        if case.spec.random and draws_needed(case.shape, n) > MAX_DRAWS:
             raise UsageError(
-                f"{case.spec.name} on shape {case.shape} ({size} entries) would need {math.ceil(n / size):,} "
+                f"{case.spec.name} on shape {case.shape} ({math.prod(case.shape)} entries) would need "
+                f"{draws_needed(case.shape, n):,} "
                 f"draws to pool {n:,} samples; use a larger shape or fewer --samples"
             )
 
@@ -125,10 +125,13 @@ def seeding_checks(cases: Sequence[Case]) -> int:
     return sum(1 for spec in {c.spec.name: c.spec for c in cases}.values() if spec.seeded)
 
 
+def statistical_check_count(cases: Sequence[Case]) -> int:
+    return sum(statistical_checks(c) for c in cases) + seeding_checks(cases)
+
+
 def alpha_per_check(cases: Sequence[Case], family_alpha: float = stats.FAMILY_ALPHA) -> float:
     """Bonferroni: the per-check level that keeps the whole run's false-alarm rate at family_alpha."""
-    n_checks = sum(statistical_checks(c) for c in cases) + seeding_checks(cases)
-    return family_alpha / max(1, n_checks)
+    return family_alpha / max(1, statistical_check_count(cases))
 
 
 def default_samples(alpha: float) -> int:
@@ -180,9 +183,12 @@ def draw_seed(seed: int, case_index: int, draw_index: int) -> int:
 
 def pooled(draw: Draw, shape: tuple[int, ...], n: int, seeds: Callable[[int], int]) -> np.ndarray:
     """Draws whole tensors of `shape` until at least n entries are pooled."""
-    size = math.prod(shape)
-    count = max(1, math.ceil(n / size))
-    return np.concatenate([np.asarray(draw(seeds(j)), dtype=np.float32).ravel() for j in range(count)])
+    return np.concatenate([np.asarray(draw(seeds(j)), dtype=np.float32).ravel() for j in range(draws_needed(shape, n))])
+
+
+def draws_needed(shape: Sequence[int], n: int) -> int:
+    """Whole tensors of `shape` to draw so that at least n entries are pooled."""
+    return max(1, math.ceil(n / math.prod(shape)))
 
 
 def check_draws(
@@ -241,7 +247,7 @@ def run_verify(
     cases = plan(names, shapes)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UsageError(f"the seed must be a non-negative integer; received {seed!r}")
-    n_checks = sum(statistical_checks(c) for c in cases) + seeding_checks(cases)
+    n_checks = statistical_check_count(cases)
     alpha = alpha_per_check(cases, family_alpha)
     n = check_samples_count(samples) if samples is not None else default_samples(alpha)
     check_draw_count(cases, n)
@@ -261,7 +267,7 @@ def run_verify(
         if case.spec.name not in seeded_done:
             seeded_done.add(case.spec.name)
             checks += seeding(case.spec, case.config, case.shape, init, draw_seed(seed, index, 10**6), alpha)
-        count = max(1, math.ceil(n / max(1, math.prod(case.shape)))) * math.prod(case.shape) if case.spec.random else math.prod(case.shape)
+        count = math.prod(case.shape) * (draws_needed(case.shape, n) if case.spec.random else 1)
         records += [
             Record(case.spec.name, case.label, case.shape, c.statistic, c.expected, c.observed, c.passed,
                    c.p_value, c.alpha, c.detectable, count, seed)
