@@ -40,26 +40,26 @@ TN = formulas.variance_scaling_reference((100,), 2.0, "fan_in", "truncated_norma
 UNI = formulas.variance_scaling_reference((100,), 1.0, "fan_avg", "uniform")
 
 
-@pytest.mark.parametrize(
-    "ref, draw",
-    [
-        (TN, lambda rng, n: TN.rv.rvs(size=n, random_state=rng)),
-        (UNI, lambda rng, n: rng.uniform(UNI.low, UNI.high, n)),
-        (Reference.normal(0.3, 2.0), lambda rng, n: rng.normal(0.3, 2.0, n)),
-    ],
-    ids=["truncated_normal", "uniform", "normal"],
-)
-@pytest.mark.parametrize("name", ["mean", "variance", "shape", "reach"])
-def test_false_alarm_rate_is_alpha(ref, draw, name):
+_NULLS = {
+    "truncated_normal": (TN, lambda rng, n: TN.rv.rvs(size=n, random_state=rng)),
+    "uniform": (UNI, lambda rng, n: rng.uniform(UNI.low, UNI.high, n)),
+    "normal": (Reference.normal(0.3, 2.0), lambda rng, n: rng.normal(0.3, 2.0, n)),
+}
+_CASES = [(family, name) for family, (ref, _) in _NULLS.items() for name in ("mean", "variance", "shape", "reach")
+          if name != "reach" or ref.bounded]
+
+
+@pytest.mark.parametrize("family, name", _CASES, ids=[f"{name}-{family}" for family, name in _CASES])
+def test_false_alarm_rate_is_alpha(family, name):
+    ref, draw = _NULLS[family]
     check = {
         "mean": lambda x, a: stats.mean_check(x, ref, a),
         "variance": lambda x, a: stats.variance_check(x, ref, a),
         "shape": lambda x, a: stats.shape_check(x, ref, a),
         "reach": lambda x, a: stats.bound_checks(x, ref, a)[1],
     }[name]
-    if name == "reach" and not ref.bounded:
-        pytest.skip("unbounded")
     rate = _null_rejection_rate(draw, check, reps=1000 if name != "shape" else 400)
+    # The asymptotic KS test is slightly conservative at n = 4000: no lower bound, 1% more slack above.
     assert NULL_BAND[0] * (name != "shape") <= rate <= NULL_BAND[1] + 0.01 * (name == "shape"), rate
 
 
