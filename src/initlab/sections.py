@@ -8,6 +8,7 @@ without recomputing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,18 +115,14 @@ def view_verify(payload: dict[str, Any], out_dir: Path) -> SectionView:
 
     records = pd.DataFrame(payload["records"])
     summary = (
-        records.assign(failed=records["verdict"] != "pass")
+        records.assign(case=records["config"] + " @ " + records["shape"].map(str))
         .groupby("initializer")
-        .agg(cases=("config", lambda c: len(set(zip(c, records.loc[c.index, "shape"].map(tuple))))),
-             checks=("statistic", "size"), failed=("failed", "sum"))
+        .agg(cases=("case", "nunique"), checks=("statistic", "size"))
         .reset_index()
     )
     for backend in counts:
-        per = pd.Series({r["initializer"]: 0 for r in payload["records"]})
-        for r in failed[backend]:
-            per[r["initializer"]] += 1
-        summary[f"failed on {backend}"] = summary["initializer"].map(per).fillna(0).astype(int)
-    summary = summary.drop(columns="failed")
+        per = Counter(r["initializer"] for r in failed[backend])
+        summary[f"failed on {backend}"] = summary["initializer"].map(lambda name: per[name])
     power = pd.DataFrame(
         [{"statistic": k, "smallest effect detected with 99% probability": v} for k, v in meta["detectable"].items()]
     )
