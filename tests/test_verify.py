@@ -176,3 +176,13 @@ def test_cli_user_shapes(tmp_path):
     support = [r for r in records if r["statistic"] == "support" and r["shape"] == [512, 100]][0]
     limit = math.sqrt(6 / 512)
     assert support["expected"] == f"[{-limit:.6g}, {limit:.6g}]"
+
+
+def test_cli_all_backends_compares_verdicts(tmp_path, capsys):
+    out = tmp_path / "all.json"
+    code = main(["verify", "--backend", "all", "-i", "glorot_uniform", "-i", "zeros", "--json", str(out)])
+    payload = json.loads(out.read_text())
+    assert code == 0 and set(payload["backends"]) == {"tensorflow", "jax", "torch"}
+    assert all(p["meta"]["backend"] == b for b, p in payload["backends"].items())
+    assert payload["differences"] == []
+    assert "Every check has the same verdict on every backend." in capsys.readouterr().out
