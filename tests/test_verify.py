@@ -186,3 +186,19 @@ def test_cli_all_backends_compares_verdicts(tmp_path, capsys):
     assert all(p["meta"]["backend"] == b for b, p in payload["backends"].items())
     assert payload["differences"] == []
     assert "Every check has the same verdict on every backend." in capsys.readouterr().out
+
+
+def test_differences_names_checks_whose_verdict_depends_on_the_backend():
+    from initlab.backend_compare import differences
+
+    def rec(verdict, observed):
+        return {"initializer": "HeNormal", "config": "defaults", "shape": [4, 4], "statistic": "support",
+                "expected": "[-1, 1]", "observed": observed, "verdict": verdict}
+
+    results = {"tensorflow": {"records": [rec("pass", "[-0.9, 0.9]")]},
+               "torch": {"records": [rec("FAIL", "[-1.2, 0.9]")]}}
+    [diff] = differences(results)
+    assert diff["verdict"] == {"tensorflow": "pass", "torch": "FAIL"}
+    assert diff["observed"]["torch"] == "[-1.2, 0.9]"
+    results["torch"]["records"][0]["verdict"] = "pass"
+    assert differences(results) == []
