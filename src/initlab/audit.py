@@ -45,7 +45,7 @@ import numpy as np
 from initlab import formulas, stats
 from initlab.errors import DataError, UsageError
 from initlab.policy import Policy, Rule, load_policy
-from initlab.verify import check_draws, config_label
+from initlab.verify import Case, check_draws, config_label, statistical_checks
 
 __all__ = [
     "WeightAudit", "Segment", "Violation", "AuditResult", "audit_model", "audit_source", "load_model",
@@ -609,14 +609,10 @@ def einsum_kernel_axes(equation: str) -> tuple[list[int], list[int]] | None:
 def _statistical_count(segment: Segment, size: int) -> int:
     if segment.initializer is None or size < 2:
         return 0
-    spec = formulas.get_spec(segment.initializer)
-    if not spec.random:
-        return 0
     try:
-        ref = formulas.reference(spec.name, segment.config, segment.shape)
+        return statistical_checks(Case(formulas.get_spec(segment.initializer), segment.config, segment.shape))
     except UsageError:
         return 0
-    return stats.checks_per_reference(ref) - (1 if ref.bounded else 0)
 
 
 def audit_model(model, policy: Policy | str | Path | None = None, family_alpha: float = stats.FAMILY_ALPHA,

@@ -97,6 +97,14 @@ class OrthogonalGainIgnored(_Mutant):
         return keras.initializers.Orthogonal(gain=1.0, seed=self.seed)(shape, dtype=dtype)
 
 
+class OrthogonalWithoutSignCorrection(_Mutant):
+    """Q from a QR of a normal matrix, without Keras's `q *= sign(diag(r))`: orthogonal, but not Haar."""
+
+    def __call__(self, shape, dtype=None):
+        q, _ = keras.ops.qr(keras.random.normal(shape, seed=self.seed, dtype=dtype))
+        return q
+
+
 @dataclass(frozen=True)
 class Mutant:
     cls: type
@@ -128,6 +136,8 @@ MUTANTS = [
            "a scaled normal matrix, not orthogonal"),
     Mutant(OrthogonalGainIgnored, "Orthogonal", {"gain": 2.5}, (64, 256), frozenset({"orthogonality (rows)"}),
            "gain 2.5 ignored"),
+    Mutant(OrthogonalWithoutSignCorrection, "Orthogonal", None, (256, 64), frozenset({"Haar sign symmetry"}),
+           "QR without the sign correction (orthogonal, not Haar)"),
 ]
 
 

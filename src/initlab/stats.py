@@ -242,6 +242,26 @@ def orthogonality_check(x: np.ndarray, gain: float, flat_shape: tuple[int, int])
     )
 
 
+def haar_sign_check(x: np.ndarray, flat_shape: tuple[int, int], alpha: float) -> Check:
+    """Signs of the flattened matrix's diagonal are fair coins, as for a Haar-distributed Q.
+
+    Haar measure is invariant under flipping the sign of any column, so the signs of
+    Q[0, 0], ..., Q[k-1, k-1] are independent fair coins: the count of positive ones is
+    exactly Binomial(k, 1/2). A QR without Keras's sign correction (q *= sign(diag(r)))
+    makes them mostly negative.
+    """
+    rows, cols = flat_shape
+    diag = np.diag(np.asarray(x, dtype=np.float64).reshape(rows, cols))
+    k = diag.size
+    positive = int(np.sum(diag > 0))
+    p = float(stats.binomtest(positive, k, 0.5).pvalue)
+    shift = (z_two_sided(alpha) + z_power()) * 0.5 / math.sqrt(k)
+    return Check(
+        "Haar sign symmetry", f"P(diagonal > 0) = 1/2 over {k}", f"{positive}/{k} positive", p >= alpha, p, alpha,
+        f"P(diagonal > 0) off 1/2 by >= {shift:.2f}" if shift < 0.5 else "nothing at this size",
+    )
+
+
 def independence_check(a: np.ndarray, b: np.ndarray, alpha: float) -> Check:
     """Pearson correlation of two draws with different seeds; sqrt(n) r is N(0, 1) if independent."""
     a = np.asarray(a, dtype=np.float64).ravel()

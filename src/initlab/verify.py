@@ -118,6 +118,8 @@ def statistical_checks(case: Case) -> int:
     if case.spec.random:
         ref = formulas.reference(case.spec.name, case.config, case.shape)
         return stats.checks_per_reference(ref) - (1 if ref.bounded else 0)  # 'support' never false-alarms
+    if case.spec.family == "orthogonal":
+        return 1  # Haar sign symmetry
     return 0
 
 
@@ -211,7 +213,8 @@ def check_draws(
     if x.shape != shape:
         return [stats.Check("shape", str(shape), str(x.shape), False, detectable="any change")]
     if spec.family == "orthogonal":
-        return [stats.orthogonality_check(x, config["gain"], formulas.orthogonal_flat_shape(shape))]
+        flat = formulas.orthogonal_flat_shape(shape)
+        return [stats.orthogonality_check(x, config["gain"], flat), stats.haar_sign_check(x, flat, alpha)]
     expected = formulas.expected_values(spec.name, config, shape)
     ops = 8 if spec.family != "stft" else 8 * (1 + int(math.ceil(2 * math.pi * shape[0] * shape[2] / 2)))
     # STFT's float32 argument -2 pi t k / N carries a rounding error proportional to its size.
