@@ -144,3 +144,13 @@ def test_report_opens_in_a_real_browser(verify_lab, tmp_path):
     subprocess.run([*flags, f"--user-data-dir={tmp_path / 'p2'}", "--window-size=1300,2000",
                     f"--screenshot={png}", index.as_uri()], capture_output=True, timeout=120)
     assert png.exists() and png.stat().st_size > 20_000
+
+
+def test_run_command_prints_findings_and_exit_status(tmp_path, fake_sections, capsys):
+    table, calls = fake_sections
+    assert main(["run", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Report:" in out and "a: answer a" in out
+    table["c"] = _fake_section("c", calls, fail=RuntimeError("boom"))
+    assert main(["run", "--out", str(tmp_path), "--force", "--only", "c"]) == 1
+    assert "c failed: RuntimeError: boom" in capsys.readouterr().out

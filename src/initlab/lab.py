@@ -136,8 +136,8 @@ def load_sections(out_dir: Path) -> dict[str, dict[str, Any]]:
     return loaded
 
 
-def build_report(out_dir: str | Path) -> tuple[Path, Path]:
-    """Rebuilds index.html and summary.md from a lab folder's saved files; recomputes nothing."""
+def section_views(out_dir: str | Path) -> list:
+    """One `SectionView` per section, from the saved files; sections not run yet say so."""
     from initlab import report, sections
 
     out_dir = Path(out_dir)
@@ -153,6 +153,15 @@ def build_report(out_dir: str | Path) -> tuple[Path, Path]:
                 key, section.title, section.question, section.method,
                 f"This section has not run yet: `initlab run --only {key}`.", status="missing",
             ))
+    return views
+
+
+def build_report(out_dir: str | Path) -> tuple[Path, Path]:
+    """Rebuilds index.html and summary.md from a lab folder's saved files; recomputes nothing."""
+    from initlab import report
+
+    out_dir = Path(out_dir)
+    views = section_views(out_dir)
     meta_path = out_dir / "lab.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     versions = meta.get("versions", {})
@@ -168,20 +177,6 @@ def build_report(out_dir: str | Path) -> tuple[Path, Path]:
     return report.write_report(views, out_dir, header)
 
 
-def section_statuses(out_dir: str | Path) -> dict[str, str]:
-    """Each saved section's report status: ok, findings or failed."""
-    from initlab import sections
-
-    out_dir = Path(out_dir)
-    return {key: sections.SECTIONS[key].view(p, out_dir).status for key, p in load_sections(out_dir).items()}
-
-
-def findings(out_dir: str | Path) -> list[str]:
-    """A few lines for the terminal: each section's headline findings."""
-    from initlab import sections
-
-    out = []
-    for key, payload in load_sections(Path(out_dir)).items():
-        view = sections.SECTIONS[key].view(payload, Path(out_dir))
-        out.append(f"{view.title}: {view.answer.splitlines()[0]}")
-    return out
+def findings(views: list) -> list[str]:
+    """A few lines for the terminal: each section's headline."""
+    return [f"{v.title}: {v.answer.splitlines()[0]}" for v in views if v.status != "missing"]

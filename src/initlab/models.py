@@ -46,6 +46,17 @@ def _keras():
     return keras
 
 
+def _conv_bn(keras, x, filters: int, kernel: int, seed, names: tuple[str, str, str | None], stride: int = 1,
+             init: str = CONV_INIT, padding: str = "same"):
+    """Conv2D (no bias) -> BatchNormalization [-> ReLU], named (conv, bn, relu); relu None: no activation."""
+    L = keras.layers
+    conv, bn, relu = names
+    y = L.Conv2D(filters, kernel, strides=stride, padding=padding, use_bias=False,
+                 kernel_initializer=_init(keras, init, seed), name=conv)(x)
+    y = L.BatchNormalization(name=bn)(y)
+    return L.Activation("relu", name=relu)(y) if relu else y
+
+
 def resnet_block(x, filters: int, stride: int = 1, name: str = "block", seed: int | None = None):
     """One basic residual block on tensor `x`; returns the output tensor.
 
@@ -56,18 +67,12 @@ def resnet_block(x, filters: int, stride: int = 1, name: str = "block", seed: in
     keras = _keras()
     L = keras.layers
     seeds = _seeds(seed, 3)
-    y = L.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
-                 kernel_initializer=_init(keras, CONV_INIT, seeds[0]), name=f"{name}_conv1")(x)
-    y = L.BatchNormalization(name=f"{name}_bn1")(y)
-    y = L.Activation("relu", name=f"{name}_relu1")(y)
-    y = L.Conv2D(filters, 3, padding="same", use_bias=False,
-                 kernel_initializer=_init(keras, CONV_INIT, seeds[1]), name=f"{name}_conv2")(y)
-    y = L.BatchNormalization(name=f"{name}_bn2")(y)
+    y = _conv_bn(keras, x, filters, 3, seeds[0], (f"{name}_conv1", f"{name}_bn1", f"{name}_relu1"), stride)
+    y = _conv_bn(keras, y, filters, 3, seeds[1], (f"{name}_conv2", f"{name}_bn2", None))
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = L.Conv2D(filters, 1, strides=stride, use_bias=False,
-                            kernel_initializer=_init(keras, SHORTCUT_INIT, seeds[2]), name=f"{name}_shortcut")(x)
-        shortcut = L.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
+        shortcut = _conv_bn(keras, x, filters, 1, seeds[2], (f"{name}_shortcut", f"{name}_shortcut_bn", None),
+                            stride, SHORTCUT_INIT, padding="valid")
     y = L.Add(name=f"{name}_add")([y, shortcut])
     return L.Activation("relu", name=f"{name}_out")(y)
 
@@ -79,10 +84,7 @@ def small_resnet(input_shape=(32, 32, 3), classes: int = 10, widths=(16, 32, 64)
     keras = _keras()
     L = keras.layers
     inputs = keras.Input(input_shape, name="image")
-    x = L.Conv2D(widths[0], 3, padding="same", use_bias=False,
-                 kernel_initializer=_init(keras, CONV_INIT, _seed(seed, 0)), name="stem_conv")(inputs)
-    x = L.BatchNormalization(name="stem_bn")(x)
-    x = L.Activation("relu", name="stem_relu")(x)
+    x = _conv_bn(keras, inputs, widths[0], 3, _seed(seed, 0), ("stem_conv", "stem_bn", "stem_relu"))
     for s, width in enumerate(widths):
         for b in range(blocks_per_stage):
             stride = 2 if s > 0 and b == 0 else 1
@@ -95,22 +97,14 @@ def small_resnet(input_shape=(32, 32, 3), classes: int = 10, widths=(16, 32, 64)
 def _bottleneck(keras, x, filters: int, stride: int, name: str, seed: int | None):
     L = keras.layers
     seeds = _seeds(seed, 4)
-    y = L.Conv2D(filters, 1, strides=stride, use_bias=False,
-                 kernel_initializer=_init(keras, CONV_INIT, seeds[0]), name=f"{name}_conv1")(x)
-    y = L.BatchNormalization(name=f"{name}_bn1")(y)
-    y = L.Activation("relu", name=f"{name}_relu1")(y)
-    y = L.Conv2D(filters, 3, padding="same", use_bias=False,
-                 kernel_initializer=_init(keras, CONV_INIT, seeds[1]), name=f"{name}_conv2")(y)
-    y = L.BatchNormalization(name=f"{name}_bn2")(y)
-    y = L.Activation("relu", name=f"{name}_relu2")(y)
-    y = L.Conv2D(4 * filters, 1, use_bias=False,
-                 kernel_initializer=_init(keras, CONV_INIT, seeds[2]), name=f"{name}_conv3")(y)
-    y = L.BatchNormalization(name=f"{name}_bn3")(y)
+    y = _conv_bn(keras, x, filters, 1, seeds[0], (f"{name}_conv1", f"{name}_bn1", f"{name}_relu1"), stride,
+                 padding="valid")
+    y = _conv_bn(keras, y, filters, 3, seeds[1], (f"{name}_conv2", f"{name}_bn2", f"{name}_relu2"))
+    y = _conv_bn(keras, y, 4 * filters, 1, seeds[2], (f"{name}_conv3", f"{name}_bn3", None), padding="valid")
     shortcut = x
     if stride != 1 or x.shape[-1] != 4 * filters:
-        shortcut = L.Conv2D(4 * filters, 1, strides=stride, use_bias=False,
-                            kernel_initializer=_init(keras, SHORTCUT_INIT, seeds[3]), name=f"{name}_shortcut")(x)
-        shortcut = L.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
+        shortcut = _conv_bn(keras, x, 4 * filters, 1, seeds[3], (f"{name}_shortcut", f"{name}_shortcut_bn", None),
+                            stride, SHORTCUT_INIT, padding="valid")
     y = L.Add(name=f"{name}_add")([y, shortcut])
     return L.Activation("relu", name=f"{name}_out")(y)
 
@@ -122,10 +116,7 @@ def resnet50_sized(input_shape=(224, 224, 3), classes: int = 1000, seed: int | N
     keras = _keras()
     L = keras.layers
     inputs = keras.Input(input_shape, name="image")
-    x = L.Conv2D(64, 7, strides=2, padding="same", use_bias=False,
-                 kernel_initializer=_init(keras, CONV_INIT, _seed(seed, 0)), name="stem_conv")(inputs)
-    x = L.BatchNormalization(name="stem_bn")(x)
-    x = L.Activation("relu", name="stem_relu")(x)
+    x = _conv_bn(keras, inputs, 64, 7, _seed(seed, 0), ("stem_conv", "stem_bn", "stem_relu"), stride=2)
     x = L.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for s, (filters, count) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3))):
         for b in range(count):

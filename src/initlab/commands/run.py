@@ -58,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
     outcomes = lab.run_lab(args.out, settings, force=args.force, only=args.only, on_section=on_section)
     html, md = args.out + "/index.html", args.out + "/summary.md"
     con.print(f"\nReport: {html}\nSummary: {md}\n")
-    for line in lab.findings(args.out):
+    views = lab.section_views(args.out)
+    for line in lab.findings(views):
         con.print(f"  {line}")
     errors = [o for o in outcomes if o.status == "failed"]
     for o in errors:
         con.print(f"[red]{o.key} failed: {o.error}[/red]")
-    statuses = lab.section_statuses(args.out)
-    return 1 if errors or any(s == "failed" for s in statuses.values()) else 0
+    return 1 if errors or any(v.status == "failed" for v in views) else 0
